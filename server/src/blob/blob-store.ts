@@ -1,0 +1,28 @@
+import type { DataPointer } from '@meshpress/client';
+
+/**
+ * Where payloads over the inline limit live (and the fallback cache). Keys for payloads are
+ * content-addressed (`blobs/<sha256>`), so writing the same bytes twice is harmless and a blob is never
+ * overwritten with different content.
+ *
+ * Implementations: a directory (embedded) and S3 (distributed; one bucket per region).
+ * Every implementation passes test/conformance/blob-store.ts unchanged.
+ */
+export interface BlobStore {
+  /** Stores `data` under `blobs/<sha256>` after checking the digest; returns the pointer to record. */
+  putPayload(data: Uint8Array, sha256: string): Promise<DataPointer>;
+  /** Reads a payload by pointer; IntegrityError if the bytes do not hash to `sha256`. */
+  getPayload(pointer: DataPointer, sha256: string): Promise<Uint8Array>;
+  /** Deletes a payload (janitor); missing is not an error. */
+  deletePayload(pointer: DataPointer): Promise<void>;
+  /** Writes an arbitrary object (e.g. the fallback cache) atomically: readers see the old or the new bytes. */
+  putObject(key: string, data: Uint8Array): Promise<void>;
+  /** Reads an object; undefined when it does not exist. */
+  getObject(key: string): Promise<Uint8Array | undefined>;
+  /** Idempotent. */
+  close(): Promise<void>;
+}
+
+export function payloadKey(sha256: string): string {
+  return `blobs/${sha256}`;
+}

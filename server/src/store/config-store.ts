@@ -1,0 +1,97 @@
+import type {
+  DataPointer,
+  DocumentKind,
+  Metadata,
+  PinEvent,
+  PinRecord,
+  RetentionPolicy,
+  ScopedPublish,
+  TopicRecord,
+  VersionRecord,
+} from '@meshpress/client';
+
+export interface TopicSpec {
+  readonly name: string;
+  readonly retention: RetentionPolicy;
+  readonly kind?: DocumentKind | undefined;
+  readonly description?: string | undefined;
+}
+
+/** A version as first written, before its scopes and commit marker. */
+export interface VersionDraft {
+  readonly topic: string;
+  readonly version: number;
+  readonly metadata: Metadata;
+  readonly pointer: DataPointer;
+  readonly size: number;
+  readonly sha256: string;
+  readonly contentType: string;
+  readonly publisher: string;
+  readonly createdAt: number;
+}
+
+export interface VersionPage {
+  /** Committed versions, newest first. */
+  readonly versions: readonly VersionRecord[];
+  /** Pass as `before` to read the next page; undefined when there is none. */
+  readonly nextBefore?: number | undefined;
+}
+
+/** What the consumer cache loads per topic. */
+export interface TopicSnapshotData {
+  readonly topic: TopicRecord;
+  readonly pins: readonly PinRecord[];
+  /** Scopes of committed versions, with the instant each became visible. */
+  readonly publishes: readonly ScopedPublish[];
+}
+
+/**
+ * Durable state: topics, versions, publish scopes, pins. Implementations: SQLite (embedded) and
+ * Cassandra (distributed). Each call is atomic on its own; a publish is a sequence of calls in a fixed
+ * order (allocate, write record, add scopes, commit) so that a crash at any point leaves nothing a
+ * consumer can be served: readers treat a version without its commit marker as absent.
+ *
+ * Every implementation passes test/conformance/config-store.ts unchanged.
+ */
+export interface ConfigStore {
+  /** Creates the topic, or updates retention/kind/description of an existing one. */
+  putTopic(spec: TopicSpec, now: number): Promise<{ topic: TopicRecord; created: boolean }>;
+  getTopic(name: string): Promise<TopicRecord | undefined>;
+  /** Topics in name order, starting after `after`. */
+  listTopics(options: { after?: string | undefined; limit: number }): Promise<TopicRecord[]>;
+
+  /**
+   * Allocates the next version number of the topic, atomically across every process sharing the store.
+   * Numbers are never handed out twice, even if the publish using one fails.
+   * Throws TopicNotFoundError for an unknown topic.
+   */
+  allocateVersion(topic: string): Promise<number>;
+  /** Writes the version record (uncommitted). */
+  writeVersion(draft: VersionDraft): Promise<void>;
+  /** Attaches publish scopes (canonical text) to a version; scopes already attached are left as they are. */
+  addScopes(topic: string, version: number, scopes: readonly string[], now: number): Promise<void>;
+  /** Writes the commit marker; the version becomes servable. Idempotent. */
+  commitVersion(topic: string, version: number, now: number): Promise<void>;
+  /** One version with its scopes, committed or not (undefined if no record exists). */
+  getVersion(topic: string, version: number): Promise<VersionRecord | undefined>;
+  /** Committed versions newest first, with versions < `before` when given. */
+  listVersions(topic: string, options: { before?: number | undefined; limit: number }): Promise<VersionPage>;
+
+  /** Sets (or replaces) the pin of one scope, and records it in the pin history. */
+  setPin(topic: string, pin: PinRecord): Promise<void>;
+  /** Removes the pin of one scope; returns false when there was none. Recorded in the pin history. */
+  removePin(
+    topic: string,
+    scope: string,
+    event: { author: string; reason: string; at: number },
+  ): Promise<boolean>;
+  listPins(topic: string): Promise<PinRecord[]>;
+  /** Every pin set and removal of the topic, oldest first. */
+  pinHistory(topic: string): Promise<PinEvent[]>;
+
+  /** Pins and committed publish scopes of one topic, for resolution. Undefined for an unknown topic. */
+  loadTopicSnapshot(topic: string): Promise<TopicSnapshotData | undefined>;
+
+  /** Idempotent; pending and later calls fail with ClosedError. */
+  close(): Promise<void>;
+}
