@@ -28,6 +28,8 @@ interface ManualTimer {
   readonly fn: () => void;
 }
 
+const MAX_TIMERS_PER_INSTANT = 10_000;
+
 /** A clock that moves only when told to; timers fire in due order during `advance`. */
 export class ManualClock implements Clock {
   #now: number;
@@ -44,7 +46,9 @@ export class ManualClock implements Clock {
 
   setTimeout(fn: () => void, ms: number): TimerHandle {
     const id = this.#nextId++;
-    this.#timers.set(id, { id, due: this.#now + Math.max(0, ms), fn });
+    // As Node does, a NaN delay means "as soon as possible"; left as NaN it would never fall due.
+    const delay = Number.isNaN(ms) ? 0 : Math.max(0, ms);
+    this.#timers.set(id, { id, due: this.#now + delay, fn });
     return { id };
   }
 
@@ -59,7 +63,9 @@ export class ManualClock implements Clock {
 
   /** Moves time forward by `ms`, firing every timer that falls due, in order. */
   advance(ms: number): void {
+    if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`cannot advance a clock by ${ms} ms`);
     const target = this.#now + ms;
+    let firedAtInstant = 0;
     for (;;) {
       let next: ManualTimer | undefined;
       for (const timer of this.#timers.values()) {
@@ -70,11 +76,19 @@ export class ManualClock implements Clock {
           next = timer;
       }
       if (!next) break;
+      firedAtInstant = next.due === this.#now ? firedAtInstant + 1 : 1;
+      // A timer that re-arms itself with no delay would otherwise spin here forever, and a synchronous
+      // loop cannot be interrupted by a test timeout: the whole worker hangs.
+      if (firedAtInstant > MAX_TIMERS_PER_INSTANT)
+        throw new Error(
+          `more than ${MAX_TIMERS_PER_INSTANT} timers fired at instant ${this.#now}: a timer keeps rescheduling itself with no delay`,
+        );
       this.#timers.delete(next.id);
       this.#now = Math.max(this.#now, next.due);
       next.fn();
     }
-    this.#now = target;
+    // A timer may itself have advanced the clock past `target`; time never goes backwards.
+    this.#now = Math.max(this.#now, target);
   }
 
   /** Advances in steps, letting pending promise callbacks run between timers. */

@@ -15,7 +15,10 @@ export interface Scope {
 const KEY_SET: ReadonlySet<string> = new Set(IDENTITY_KEYS);
 
 /** Parses scope text into canonical form, or returns an error message. */
-export function tryParseScope(text: string): Scope | string {
+export function tryParseScope(raw: string): Scope | string {
+  // Whitespace around each key and value is already ignored; trimming the whole text too means ` * ` and
+  // `   ` are read as the global and the empty scope, not as malformed key=value parts.
+  const text = raw.trim();
   if (text === GLOBAL_SCOPE) return GLOBAL_SCOPE_VALUE;
   if (text.length === 0) return 'scope is empty (use * for the global scope)';
   if (text.length > 512) return 'scope is longer than 512 characters';
