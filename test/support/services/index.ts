@@ -1,0 +1,10 @@
+export { freePort } from './free-port.js';
+export {
+  S3_REGION_ENV,
+  S3_URL_ENV,
+  type S3Credentials,
+  type S3Service,
+  s3ClientFor,
+  startS3,
+  uniqueBucketName,
+} from './s3.js';
