@@ -1,0 +1,438 @@
+import {
+  type Clock,
+  ClosedError,
+  type DataPointer,
+  GLOBAL_SCOPE,
+  IntegrityError,
+  PayloadTooLargeError,
+  type PinRecord,
+  parseOrThrow,
+  type ResolvedTarget,
+  resolve,
+  sha256Hex,
+  stateAt,
+  TopicNotFoundError,
+  type TopicRecord,
+  VersionNotFoundError,
+  type VersionRecord,
+} from '@meshpress/client';
+import type { Logger } from 'pino';
+import type { BlobStore } from '../blob/blob-store.js';
+import type { ChangeBus } from '../bus/change-bus.js';
+import type { ServerMetrics } from '../metrics.js';
+import type { ConfigStore, VersionPage } from '../store/config-store.js';
+import { type Action, type Authorizer, allowAll, type Caller } from './caller.js';
+import { ConsumerCache } from './consumer-cache.js';
+import { type DocumentValidator, requireJson } from './document-validator.js';
+import {
+  addScopesInputSchema,
+  listTopicsInputSchema,
+  listVersionsInputSchema,
+  type PollInput,
+  type PublishInput,
+  pinInputSchema,
+  pollInputSchema,
+  publishInputSchema,
+  resolveInputSchema,
+  type TopicSpecInput,
+  topicSpecSchema,
+  unpinInputSchema,
+  versionRefSchema,
+} from './inputs.js';
+import { evaluatePoll, type PollUpdate } from './poll-rule.js';
+import { WaiterRegistry } from './waiters.js';
+
+export const DEFAULT_INLINE_LIMIT_BYTES = 1024 * 1024;
+export const DEFAULT_MAX_PAYLOAD_BYTES = 64 * 1024 * 1024;
+
+export interface MeshpressServiceOptions {
+  readonly store: ConfigStore;
+  readonly blobs: BlobStore;
+  readonly bus: ChangeBus;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly metrics: ServerMetrics;
+  /** Names this instance in change events. */
+  readonly instanceId: string;
+  readonly authorizer?: Authorizer;
+  readonly documentValidator?: DocumentValidator;
+  readonly inlineLimitBytes?: number;
+  readonly maxPayloadBytes?: number;
+  readonly refreshIntervalMs?: number;
+}
+
+export interface ResolveResult {
+  readonly topic: string;
+  readonly target?: (ResolvedTarget & { readonly record: VersionRecord | undefined }) | undefined;
+}
+
+/**
+ * The operations of meshpress, independent of transport. REST and gRPC handlers only decode, call one
+ * method with the caller, and encode. Every input is validated here, so both transports reject the
+ * same things with the same codes.
+ */
+export class MeshpressService {
+  readonly #store: ConfigStore;
+  readonly #blobs: BlobStore;
+  readonly #bus: ChangeBus;
+  readonly #clock: Clock;
+  readonly #logger: Logger;
+  readonly #metrics: ServerMetrics;
+  readonly #authorizer: Authorizer;
+  readonly #validateDocument: DocumentValidator;
+  readonly #instanceId: string;
+  readonly #inlineLimit: number;
+  readonly #maxPayload: number;
+  readonly #cache: ConsumerCache;
+  readonly #waiters = new WaiterRegistry();
+  readonly #unsubscribe: () => void;
+  readonly #shutdown = new AbortController();
+
+  constructor(options: MeshpressServiceOptions) {
+    this.#store = options.store;
+    this.#blobs = options.blobs;
+    this.#bus = options.bus;
+    this.#clock = options.clock;
+    this.#logger = options.logger;
+    this.#metrics = options.metrics;
+    this.#authorizer = options.authorizer ?? allowAll;
+    this.#validateDocument = options.documentValidator ?? requireJson;
+    this.#instanceId = options.instanceId;
+    this.#inlineLimit = options.inlineLimitBytes ?? DEFAULT_INLINE_LIMIT_BYTES;
+    this.#maxPayload = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
+    this.#cache = new ConsumerCache({
+      store: this.#store,
+      clock: this.#clock,
+      logger: this.#logger,
+      refreshIntervalMs: options.refreshIntervalMs,
+    });
+    this.#cache.onChange((topic) => {
+      this.#metrics.cachedTopics.set(this.#cache.size);
+      this.#waiters.wake(topic);
+    });
+    this.#unsubscribe = this.#bus.subscribe((event) => {
+      if (event.origin === this.#instanceId) return;
+      this.#cache.refresh(event.topic).catch(() => undefined);
+    });
+    this.#cache.start();
+  }
+
+  get maxPayloadBytes(): number {
+    return this.#maxPayload;
+  }
+
+  get heldPolls(): number {
+    return this.#waiters.size;
+  }
+
+  async putTopic(caller: Caller, input: TopicSpecInput): Promise<{ topic: TopicRecord; created: boolean }> {
+    const spec = parseOrThrow(topicSpecSchema, input, 'topic');
+    await this.#authorize(caller, 'topic.write', spec.name);
+    const result = await this.#store.putTopic(spec, this.#clock.now());
+    this.#logger.info(
+      { requestId: caller.requestId, topic: spec.name, created: result.created },
+      'topic saved',
+    );
+    await this.#changed(spec.name);
+    return result;
+  }
+
+  async listTopics(
+    caller: Caller,
+    input: { after?: string | undefined; limit?: number | undefined },
+  ): Promise<{ topics: TopicRecord[]; nextAfter?: string | undefined }> {
+    const { after, limit } = parseOrThrow(listTopicsInputSchema, input, 'topic listing');
+    await this.#authorize(caller, 'topic.read');
+    const topics = await this.#store.listTopics({ after, limit });
+    return { topics, nextAfter: topics.length === limit ? topics.at(-1)?.name : undefined };
+  }
+
+  async getTopic(caller: Caller, name: string): Promise<{ topic: TopicRecord; pins: PinRecord[] }> {
+    const { topic } = parseOrThrow(versionRefSchema.pick({ topic: true }), { topic: name }, 'topic');
+    await this.#authorize(caller, 'topic.read', topic);
+    const record = await this.#requireTopic(topic);
+    return { topic: record, pins: await this.#store.listPins(topic) };
+  }
+
+  /**
+   * Publishes a version: payload stored first (blob store above the inline limit), then version number,
+   * record, scopes and commit marker, in that order. A failure before the commit leaves nothing a
+   * consumer or the history can see.
+   */
+  async publish(caller: Caller, raw: PublishInput): Promise<VersionRecord> {
+    const input = parseOrThrow(publishInputSchema, raw, 'publish request');
+    await this.#authorize(caller, 'version.publish', input.topic);
+    const topic = await this.#requireTopic(input.topic);
+
+    let pointer: DataPointer;
+    let size: number;
+    let sha256: string;
+    if (input.payload.kind === 'bytes') {
+      const data = input.payload.data;
+      size = data.byteLength;
+      if (size > this.#maxPayload) throw new PayloadTooLargeError(size, this.#maxPayload);
+      sha256 = sha256Hex(data);
+      if (input.sha256 && input.sha256 !== sha256)
+        throw new IntegrityError('payload does not match the sha256 given with it', {
+          expected: input.sha256,
+          actual: sha256,
+        });
+      if (topic.kind) this.#validateDocument(topic.kind, data);
+      pointer =
+        size <= this.#inlineLimit
+          ? { kind: 'direct', data: Uint8Array.from(data) }
+          : await this.#blobs.putPayload(data, sha256);
+    } else {
+      if (topic.kind)
+        this.#validateDocument(topic.kind, await this.#blobs.getPayload(input.payload, input.payload.sha256));
+      pointer = { kind: 's3', locations: input.payload.locations };
+      size = input.payload.size;
+      sha256 = input.payload.sha256;
+    }
+
+    const now = this.#clock.now();
+    const version = await this.#store.allocateVersion(topic.name);
+    await this.#store.writeVersion({
+      topic: topic.name,
+      version,
+      metadata: input.metadata,
+      pointer,
+      size,
+      sha256,
+      contentType: input.contentType,
+      publisher: caller.principal,
+      createdAt: now,
+    });
+    await this.#store.addScopes(topic.name, version, input.scopes, now);
+    await this.#store.commitVersion(topic.name, version, now);
+
+    this.#metrics.publishes.inc({ pointer: pointer.kind });
+    this.#metrics.publishBytes.inc(size);
+    this.#logger.info(
+      {
+        requestId: caller.requestId,
+        topic: topic.name,
+        version,
+        size,
+        scopes: input.scopes,
+        pointer: pointer.kind,
+      },
+      'version published',
+    );
+    await this.#changed(topic.name);
+    return this.#requireVersion(topic.name, version);
+  }
+
+  async listVersions(
+    caller: Caller,
+    input: { topic: string; before?: number | undefined; limit?: number | undefined },
+  ): Promise<VersionPage> {
+    const { topic, before, limit } = parseOrThrow(listVersionsInputSchema, input, 'version listing');
+    await this.#authorize(caller, 'version.read', topic);
+    await this.#requireTopic(topic);
+    return this.#store.listVersions(topic, { before, limit });
+  }
+
+  async getVersion(caller: Caller, input: { topic: string; version: number }): Promise<VersionRecord> {
+    const ref = parseOrThrow(versionRefSchema, input, 'version reference');
+    await this.#authorize(caller, 'version.read', ref.topic);
+    return this.#requireVersion(ref.topic, ref.version);
+  }
+
+  /** The payload bytes of a version, verified against its sha256. */
+  async getVersionData(
+    caller: Caller,
+    input: { topic: string; version: number },
+  ): Promise<{ record: VersionRecord; data: Uint8Array }> {
+    const record = await this.getVersion(caller, input);
+    const pointer = record.pointer;
+    const data =
+      pointer.kind === 'direct' ? pointer.data : await this.#blobs.getPayload(pointer, record.sha256);
+    if (pointer.kind === 'direct' && sha256Hex(data) !== record.sha256)
+      throw new IntegrityError(
+        `stored payload of ${record.topic}@${record.version} does not match its sha256`,
+      );
+    return { record, data };
+  }
+
+  async addScopes(
+    caller: Caller,
+    input: { topic: string; version: number; scopes: string[] },
+  ): Promise<VersionRecord> {
+    const { topic, version, scopes } = parseOrThrow(addScopesInputSchema, input, 'scope request');
+    await this.#authorize(caller, 'scope.add', topic);
+    await this.#requireVersion(topic, version);
+    await this.#store.addScopes(topic, version, scopes, this.#clock.now());
+    this.#logger.info({ requestId: caller.requestId, topic, version, scopes }, 'scopes added');
+    await this.#changed(topic);
+    return this.#requireVersion(topic, version);
+  }
+
+  async pin(
+    caller: Caller,
+    input: { topic: string; scope?: string; version: number; reason?: string | undefined },
+  ): Promise<PinRecord> {
+    const { topic, scope, version, reason } = parseOrThrow(
+      pinInputSchema,
+      { ...input, scope: input.scope ?? GLOBAL_SCOPE },
+      'pin request',
+    );
+    await this.#authorize(caller, 'pin.write', topic);
+    await this.#requireVersion(topic, version);
+    const pin: PinRecord = { scope, version, reason, author: caller.principal, setAt: this.#clock.now() };
+    await this.#store.setPin(topic, pin);
+    this.#metrics.pinChanges.inc({ action: 'set' });
+    this.#logger.warn({ requestId: caller.requestId, topic, scope, version, reason }, 'topic pinned');
+    await this.#changed(topic);
+    return pin;
+  }
+
+  async unpin(
+    caller: Caller,
+    input: { topic: string; scope?: string; reason?: string | undefined },
+  ): Promise<{ removed: boolean }> {
+    const { topic, scope, reason } = parseOrThrow(
+      unpinInputSchema,
+      { ...input, scope: input.scope ?? GLOBAL_SCOPE },
+      'unpin request',
+    );
+    await this.#authorize(caller, 'pin.write', topic);
+    await this.#requireTopic(topic);
+    const removed = await this.#store.removePin(topic, scope, {
+      author: caller.principal,
+      reason,
+      at: this.#clock.now(),
+    });
+    if (removed) {
+      this.#metrics.pinChanges.inc({ action: 'remove' });
+      this.#logger.warn({ requestId: caller.requestId, topic, scope, reason }, 'topic unpinned');
+      await this.#changed(topic);
+    }
+    return { removed };
+  }
+
+  /** What an identity gets now (from the consumer cache) or got at instant `at` (from the store's history). */
+  async resolve(
+    caller: Caller,
+    input: { topic: string; identity: unknown; at?: number | undefined },
+  ): Promise<ResolveResult> {
+    const { topic, identity, at } = parseOrThrow(resolveInputSchema, input, 'resolve request');
+    await this.#authorize(caller, 'topic.read', topic);
+    if (at === undefined) {
+      const view = await this.#cache.get(topic);
+      if (!view) throw new TopicNotFoundError(topic);
+      const target = resolve(view.state, identity);
+      if (!target) return { topic };
+      return { topic, target: { ...target, record: view.servable.get(target.version) } };
+    }
+    const snapshot = await this.#store.loadTopicSnapshot(topic);
+    if (!snapshot) throw new TopicNotFoundError(topic);
+    const target = resolve(stateAt(snapshot.publishes, await this.#store.pinHistory(topic), at), identity);
+    if (!target) return { topic };
+    return { topic, target: { ...target, record: await this.#store.getVersion(topic, target.version) } };
+  }
+
+  /**
+   * The poll contract. Answers from the consumer cache; with `waitMs`, holds the request until one of
+   * its topics changes in a way that gives this identity an update, the wait ends, `signal` aborts, or
+   * the service shuts down (then it answers with what it has: usually nothing).
+   */
+  async poll(caller: Caller, raw: PollInput, signal?: AbortSignal): Promise<PollUpdate[]> {
+    const input = parseOrThrow(pollInputSchema, raw, 'poll request');
+    await this.#authorize(caller, 'consume');
+    if (this.#shutdown.signal.aborted) throw new ClosedError('meshpress service');
+
+    const evaluate = async (): Promise<PollUpdate[]> => {
+      const updates: PollUpdate[] = [];
+      for (const { topic, currentVersion } of input.topics) {
+        const cached = this.#cache.get(topic);
+        const view = cached instanceof Promise ? await cached : cached;
+        if (!view) continue;
+        const update = evaluatePoll(view, input.identity, currentVersion);
+        if (update) updates.push(update);
+      }
+      return updates;
+    };
+
+    let updates = await evaluate();
+    if (updates.length > 0 || input.waitMs === 0) return this.#served(updates);
+
+    const deadline = this.#clock.now() + input.waitMs;
+    const topics = input.topics.map((t) => t.topic);
+    while (updates.length === 0) {
+      const remaining = deadline - this.#clock.now();
+      if (remaining <= 0 || signal?.aborted || this.#shutdown.signal.aborted) break;
+      await this.#waitForChange(topics, remaining, signal);
+      updates = await evaluate();
+    }
+    return this.#served(updates);
+  }
+
+  /** Stops accepting polls, releases held long-polls, stops the cache. Stores are closed by their owner. */
+  close(): void {
+    if (this.#shutdown.signal.aborted) return;
+    this.#shutdown.abort();
+    this.#unsubscribe();
+    this.#waiters.wakeAll();
+    this.#cache.close();
+  }
+
+  #served(updates: PollUpdate[]): PollUpdate[] {
+    const now = this.#clock.now();
+    for (const update of updates) {
+      this.#metrics.pollUpdates.inc({ pinned: String(update.pinned) });
+      if (update.record.committedAt !== undefined)
+        this.#metrics.propagationLag.observe(Math.max(0, now - update.record.committedAt) / 1000);
+    }
+    return updates;
+  }
+
+  #waitForChange(topics: readonly string[], ms: number, signal: AbortSignal | undefined): Promise<void> {
+    return new Promise((resolveWait) => {
+      const finish = () => {
+        unregister();
+        this.#clock.clearTimeout(timer);
+        signal?.removeEventListener('abort', finish);
+        this.#shutdown.signal.removeEventListener('abort', finish);
+        this.#metrics.heldPolls.set(this.#waiters.size);
+        resolveWait();
+      };
+      const unregister = this.#waiters.add(topics, finish);
+      const timer = this.#clock.setTimeout(finish, ms);
+      signal?.addEventListener('abort', finish, { once: true });
+      this.#shutdown.signal.addEventListener('abort', finish, { once: true });
+      this.#metrics.heldPolls.set(this.#waiters.size);
+    });
+  }
+
+  /** Refreshes this instance's cache before returning (read-your-writes), then tells the others. */
+  async #changed(topic: string): Promise<void> {
+    await this.#cache.refresh(topic).catch((err: unknown) => {
+      this.#logger.warn({ err, topic }, 'cache refresh after a write failed');
+    });
+    await this.#bus
+      .publish({ topic, origin: this.#instanceId, at: this.#clock.now() })
+      .catch((err: unknown) =>
+        this.#logger.warn({ err, topic }, 'change notification failed; peers refresh periodically'),
+      );
+  }
+
+  async #authorize(caller: Caller, action: Action, topic?: string): Promise<void> {
+    await this.#authorizer.authorize(caller, action, topic);
+  }
+
+  async #requireTopic(name: string): Promise<TopicRecord> {
+    const topic = await this.#store.getTopic(name);
+    if (!topic) throw new TopicNotFoundError(name);
+    return topic;
+  }
+
+  async #requireVersion(topic: string, version: number): Promise<VersionRecord> {
+    const record = await this.#store.getVersion(topic, version);
+    if (!record || record.committedAt === undefined) {
+      await this.#requireTopic(topic);
+      throw new VersionNotFoundError(topic, version);
+    }
+    return record;
+  }
+}

@@ -1,0 +1,99 @@
+import type {
+  PinRecord,
+  ResolutionState,
+  ScopedPublish,
+  TopicRecord,
+  VersionRecord,
+} from '@meshpress/client';
+import type { ConfigStore } from '../store/config-store.js';
+import { isServable } from './consistency.js';
+
+/**
+ * Everything a poll needs about one topic, held in memory and replaced whole on refresh.
+ * `state.publishes` keeps only the newest version of each distinct publish scope: that set contains
+ * every identity's target, so resolution stays proportional to the number of scopes, not versions.
+ */
+export interface TopicView {
+  readonly topic: TopicRecord;
+  readonly state: ResolutionState;
+  /** Records of candidate versions (scope heads, pinned versions) that pass the consistency check. */
+  readonly servable: ReadonlyMap<number, VersionRecord>;
+  /** Per scope, the newest version that passes the consistency check (first-poll fallback). */
+  readonly newestServableByScope: ReadonlyMap<string, number>;
+  readonly loadedAt: number;
+  /** Changes exactly when what a poll could answer changes (pins, scope heads, servable versions). */
+  readonly revision: string;
+}
+
+/** How far down one scope's history a load looks for a servable version before giving up. */
+export const MAX_FALLBACK_DEPTH = 16;
+
+/**
+ * Builds a TopicView from the store. Version records are immutable once committed, so records already
+ * known (from the previous view) are reused instead of read again.
+ */
+export async function loadTopicView(
+  store: ConfigStore,
+  name: string,
+  now: number,
+  known: ReadonlyMap<number, VersionRecord> = new Map(),
+): Promise<TopicView | undefined> {
+  const data = await store.loadTopicSnapshot(name);
+  if (!data) return undefined;
+
+  const byScope = new Map<string, ScopedPublish[]>();
+  const scopeCount = new Map<number, number>();
+  for (const publish of data.publishes) {
+    let list = byScope.get(publish.scope);
+    if (!list) byScope.set(publish.scope, (list = []));
+    list.push(publish);
+    scopeCount.set(publish.version, (scopeCount.get(publish.version) ?? 0) + 1);
+  }
+
+  const records = new Map<number, VersionRecord | undefined>();
+  const fetch = async (version: number): Promise<VersionRecord | undefined> => {
+    if (records.has(version)) return records.get(version);
+    const record = known.get(version) ?? (await store.getVersion(name, version));
+    records.set(version, record);
+    return record;
+  };
+  const servable = new Map<number, VersionRecord>();
+  const check = async (version: number): Promise<boolean> => {
+    const record = await fetch(version);
+    const ok = isServable(record, scopeCount.get(version) ?? 0);
+    if (ok) servable.set(version, record);
+    return ok;
+  };
+
+  const heads: ScopedPublish[] = [];
+  const newestServableByScope = new Map<string, number>();
+  for (const [scope, list] of byScope) {
+    list.sort((a, b) => b.version - a.version);
+    heads.push(list[0]!);
+    for (const publish of list.slice(0, MAX_FALLBACK_DEPTH)) {
+      if (await check(publish.version)) {
+        newestServableByScope.set(scope, publish.version);
+        break;
+      }
+    }
+  }
+  for (const pin of data.pins) {
+    // A pinned version is served to matching identities whatever its scopes, so it needs only to exist.
+    const record = await fetch(pin.version);
+    if (isServable(record, Math.max(1, scopeCount.get(pin.version) ?? 0))) servable.set(pin.version, record);
+  }
+
+  const revision = [
+    data.pins.map((p) => `${p.scope}=${p.version}@${p.setAt}`).join(';'),
+    heads.map((h) => `${h.scope}=${h.version}`).join(';'),
+    [...newestServableByScope.values(), ...servable.keys()].join(','),
+  ].join('|');
+  return {
+    topic: data.topic,
+    revision,
+    state: { pins: data.pins as PinRecord[], publishes: heads },
+    servable,
+    newestServableByScope,
+    loadedAt: now,
+  };
+}

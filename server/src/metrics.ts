@@ -1,0 +1,69 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+/** The figures an operator alerts on. One registry per server instance, so tests can run several. */
+export class ServerMetrics {
+  readonly registry = new Registry();
+
+  readonly polls = new Counter({
+    name: 'meshpress_polls_total',
+    help: 'Poll requests answered, by transport and outcome (update, none, error)',
+    labelNames: ['transport', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly pollUpdates = new Counter({
+    name: 'meshpress_poll_updates_total',
+    help: 'Topic updates handed to consumers; pinned=true counts rollbacks and pin moves',
+    labelNames: ['pinned'] as const,
+    registers: [this.registry],
+  });
+  readonly publishes = new Counter({
+    name: 'meshpress_publishes_total',
+    help: 'Versions published, by pointer kind',
+    labelNames: ['pointer'] as const,
+    registers: [this.registry],
+  });
+  readonly publishBytes = new Counter({
+    name: 'meshpress_publish_bytes_total',
+    help: 'Payload bytes published',
+    registers: [this.registry],
+  });
+  readonly pinChanges = new Counter({
+    name: 'meshpress_pin_changes_total',
+    help: 'Pins set and removed',
+    labelNames: ['action'] as const,
+    registers: [this.registry],
+  });
+  readonly errors = new Counter({
+    name: 'meshpress_errors_total',
+    help: 'Requests that failed, by stable error code and transport',
+    labelNames: ['code', 'transport'] as const,
+    registers: [this.registry],
+  });
+  readonly propagationLag = new Histogram({
+    name: 'meshpress_propagation_lag_seconds',
+    help: 'From a version commit to this instance serving it from its consumer cache',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly heldPolls = new Gauge({
+    name: 'meshpress_long_polls_held',
+    help: 'Long-polls currently waiting for a change',
+    registers: [this.registry],
+  });
+  readonly cachedTopics = new Gauge({
+    name: 'meshpress_cached_topics',
+    help: 'Topics held in the consumer cache',
+    registers: [this.registry],
+  });
+  readonly requestDuration = new Histogram({
+    name: 'meshpress_request_duration_seconds',
+    help: 'Request latency by transport and operation',
+    labelNames: ['transport', 'operation'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
+    registers: [this.registry],
+  });
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'meshpress_' });
+  }
+}

@@ -1,0 +1,109 @@
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { type Clock, systemClock } from '@meshpress/client';
+import pino, { type Logger } from 'pino';
+import type { BlobStore } from './blob/blob-store.js';
+import { DirBlobStore } from './blob/dir-blob-store.js';
+import type { ChangeBus } from './bus/change-bus.js';
+import { InProcessChangeBus } from './bus/in-process-bus.js';
+import { parseServerConfig, type ServerConfig } from './config.js';
+import type { Authorizer } from './core/caller.js';
+import type { DocumentValidator } from './core/document-validator.js';
+import { MeshpressService } from './core/service.js';
+import { ServerMetrics } from './metrics.js';
+import { buildRestApp } from './rest/app.js';
+import type { ConfigStore } from './store/config-store.js';
+import { SqliteConfigStore } from './store/sqlite/sqlite-config-store.js';
+import { SERVER_VERSION } from './version.js';
+
+/** Parts a caller may supply instead of the embedded defaults (tests, distributed mode). */
+export interface ServerParts {
+  readonly store?: ConfigStore;
+  readonly blobs?: BlobStore;
+  readonly bus?: ChangeBus;
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+  readonly authorizer?: Authorizer;
+  readonly documentValidator?: DocumentValidator;
+}
+
+export interface RunningServer {
+  readonly config: ServerConfig;
+  /** e.g. http://127.0.0.1:8080 */
+  readonly httpUrl: string;
+  readonly httpPort: number;
+  readonly service: MeshpressService;
+  readonly metrics: ServerMetrics;
+  /**
+   * Graceful shutdown: stop accepting, release held long-polls, let in-flight requests finish (up to the
+   * grace period), then close the stores. Idempotent.
+   */
+  close(): Promise<void>;
+}
+
+/** Starts a meshpress server. With no parts given it runs the embedded default under `config.dataDir`. */
+export async function startServer(
+  configInput: Partial<ServerConfig> = {},
+  parts: ServerParts = {},
+): Promise<RunningServer> {
+  const config = parseServerConfig(configInput);
+  const logger =
+    parts.logger ??
+    pino({ level: config.logLevel, base: { service: 'meshpress' }, redact: ['req.headers.authorization'] });
+  const clock = parts.clock ?? systemClock;
+  const store = parts.store ?? (await SqliteConfigStore.open({ path: join(config.dataDir, 'meshpress.db') }));
+  const blobs = parts.blobs ?? new DirBlobStore({ root: join(config.dataDir, 'blobs') });
+  const bus = parts.bus ?? new InProcessChangeBus();
+  const metrics = new ServerMetrics({ defaultMetrics: true });
+
+  const service = new MeshpressService({
+    store,
+    blobs,
+    bus,
+    clock,
+    logger,
+    metrics,
+    instanceId: config.instanceId ?? randomUUID(),
+    authorizer: parts.authorizer,
+    documentValidator: parts.documentValidator,
+    inlineLimitBytes: config.inlineLimitBytes,
+    maxPayloadBytes: config.maxPayloadBytes,
+    refreshIntervalMs: config.refreshIntervalMs,
+  });
+
+  let draining = false;
+  const rest = buildRestApp({
+    service,
+    metrics,
+    logger,
+    version: SERVER_VERSION,
+    exposeOpenApi: config.exposeOpenApi,
+    isReady: () => !draining,
+  });
+  await rest.listen({ host: config.host, port: config.httpPort });
+  const address = rest.server.address();
+  const httpPort = typeof address === 'object' && address ? address.port : config.httpPort;
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      draining = true;
+      service.close();
+      const graceful = rest.close();
+      const timeout = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownGraceMs).unref());
+      await Promise.race([graceful, timeout]);
+      await Promise.allSettled([bus.close(), blobs.close(), store.close()]);
+      logger.info('meshpress stopped');
+    })();
+    return closing;
+  };
+
+  return {
+    config,
+    httpUrl: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${httpPort}`,
+    httpPort,
+    service,
+    metrics,
+    close,
+  };
+}
