@@ -6,3 +6,4 @@ export * from './core/resolve.js';
 export * from './core/scope.js';
 export * from './core/sha256.js';
 export * from './core/validation.js';
+export * from './wire/rest-views.js';

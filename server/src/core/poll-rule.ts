@@ -1,5 +1,6 @@
 import {
   type Identity,
+  type PollUpdate,
   resolve,
   scopeFromCanonical,
   scopeMatches,
@@ -7,13 +8,7 @@ import {
 } from '@meshpress/client';
 import type { TopicView } from './topic-view.js';
 
-export interface PollUpdate {
-  readonly topic: string;
-  readonly version: number;
-  readonly pinned: boolean;
-  readonly record: VersionRecord;
-}
-
+export type { PollUpdate };
 /**
  * The poll contract for one topic (DESIGN.md "Poll contract"): the resolved target, or nothing.
  * Never steps through intermediate versions, never goes backwards unless the target is pinned, and

@@ -1,4 +1,15 @@
-import { parseOrThrow } from '@meshpress/client';
+import {
+  errorView,
+  parseOrThrow,
+  pinView,
+  pollUpdateView,
+  toPinView,
+  toPollUpdateView,
+  topicView,
+  toTopicView,
+  toVersionView,
+  versionView,
+} from '@meshpress/client';
 import { z } from 'zod';
 import type { PublishInput } from '../core/inputs.js';
 import type { MeshpressService } from '../core/service.js';
@@ -19,17 +30,6 @@ import {
   versionParams,
 } from './request-schemas.js';
 import { defineRoute, type RouteSpec } from './route.js';
-import {
-  errorView,
-  pinView,
-  pollUpdateView,
-  toPinView,
-  toPollUpdateView,
-  topicView,
-  toTopicView,
-  toVersionView,
-  versionView,
-} from './wire.js';
 
 const errors = { 400: errorView, 404: errorView };
 

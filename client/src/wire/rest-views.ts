@@ -1,8 +1,18 @@
-import type { PinRecord, TopicRecord, VersionRecord } from '@meshpress/client';
 import { z } from 'zod';
-import type { PollUpdate } from '../core/poll-rule.js';
+import type { DocumentKind, PinRecord, TopicRecord, VersionRecord } from '../core/model.js';
 
-/** JSON shapes of the REST API: the single source for response encoding and the OpenAPI document. */
+/** A poll answer for one topic. */
+export interface PollUpdate {
+  readonly topic: string;
+  readonly version: number;
+  readonly pinned: boolean;
+  readonly record: VersionRecord;
+}
+
+/**
+ * JSON shapes of the REST API: the single source for the server's response encoding, its OpenAPI document,
+ * and the client's decoding (which validates every response before trusting it).
+ */
 
 const isoTime = z.string().describe('RFC 3339 timestamp');
 
@@ -125,5 +135,60 @@ export function toPollUpdateView(update: PollUpdate): z.infer<typeof pollUpdateV
     version: update.version,
     pinned: update.pinned,
     record: toVersionView(update.record, { inlineData: true }),
+  };
+}
+
+const ms = (iso: string) => Date.parse(iso);
+
+export function fromVersionView(view: VersionView): VersionRecord {
+  const p = view.pointer;
+  return {
+    topic: view.topic,
+    version: view.version,
+    metadata: view.metadata,
+    pointer:
+      p.kind === 'direct'
+        ? { kind: 'direct', data: p.data === undefined ? new Uint8Array(0) : Buffer.from(p.data, 'base64') }
+        : p.kind === 's3'
+          ? { kind: 's3', locations: p.locations }
+          : { kind: 'local', key: p.key },
+    size: view.size,
+    sha256: view.sha256,
+    contentType: view.contentType,
+    publisher: view.publisher,
+    createdAt: ms(view.createdAt),
+    committedAt: view.committedAt === undefined ? undefined : ms(view.committedAt),
+    scopes: view.scopes.map((s) => ({ scope: s.scope, addedAt: ms(s.addedAt) })),
+  };
+}
+
+export function fromTopicView(view: z.infer<typeof topicView>): TopicRecord {
+  return {
+    name: view.name,
+    kind: view.kind as DocumentKind | undefined,
+    description: view.description,
+    retention: { maxVersions: view.retention.maxVersions, maxAgeDays: view.retention.maxAgeDays },
+    latestVersion: view.latestVersion,
+    createdAt: ms(view.createdAt),
+    updatedAt: ms(view.updatedAt),
+  };
+}
+
+export function fromPinView(view: z.infer<typeof pinView>): PinRecord {
+  return {
+    scope: view.scope,
+    version: view.version,
+    reason: view.reason,
+    author: view.author,
+    setAt: ms(view.setAt),
+  };
+}
+
+export function fromPollUpdateView(view: z.infer<typeof pollUpdateView>): PollUpdate {
+  return {
+    topic: view.topic,
+    version: view.version,
+    pinned: view.pinned,
+    record: fromVersionView(view.record),
   };
 }

@@ -1,0 +1,26 @@
+export * from './blob/blob-store.js';
+export * from './blob/errors.js';
+export { DirBlobStore, type DirBlobStoreOptions, dirBlobStoreOptionsSchema } from './blob/dir-blob-store.js';
+export {
+  DEFAULT_S3_MAX_ATTEMPTS,
+  DEFAULT_S3_REQUEST_TIMEOUT_MS,
+  S3BlobStore,
+  type S3BlobStoreOptions,
+  type S3BucketOptions,
+  s3BlobStoreOptionsSchema,
+} from './blob/s3-blob-store.js';
+export * from './bus/change-bus.js';
+export { InProcessChangeBus } from './bus/in-process-bus.js';
+export { configFromEnv, parseServerConfig, type ServerConfig, serverConfigSchema } from './config.js';
+export * from './core/caller.js';
+export type { DocumentValidator } from './core/document-validator.js';
+export { MeshpressService, type MeshpressServiceOptions } from './core/service.js';
+export { ServerMetrics } from './metrics.js';
+export { type RunningServer, type ServerParts, startServer } from './server.js';
+export * from './store/config-store.js';
+export {
+  DEFAULT_SQLITE_BUSY_TIMEOUT_MS,
+  type SqliteConfigStoreOptions,
+  sqliteConfigStoreOptionsSchema,
+} from './store/sqlite/options.js';
+export { SqliteConfigStore } from './store/sqlite/sqlite-config-store.js';
