@@ -1,6 +1,6 @@
 export * from './blob/blob-store.js';
-export * from './blob/errors.js';
 export { DirBlobStore, type DirBlobStoreOptions, dirBlobStoreOptionsSchema } from './blob/dir-blob-store.js';
+export * from './blob/errors.js';
 export {
   DEFAULT_S3_MAX_ATTEMPTS,
   DEFAULT_S3_REQUEST_TIMEOUT_MS,
