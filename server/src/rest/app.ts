@@ -51,6 +51,11 @@ export function buildRestApp(options: RestAppOptions): FastifyInstance {
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
+  // While draining, answer in-flight requests (released long-polls among them) with Connection: close so
+  // keep-alive sockets do not hold the shutdown open.
+  app.addHook('onSend', async (_request, reply) => {
+    if (!options.isReady()) reply.header('connection', 'close');
+  });
   app.addHook('onResponse', async (request, reply) => {
     const operation = request.routeOptions.url ?? 'unknown';
     metrics.requestDuration.observe({ transport: 'rest', operation }, reply.elapsedTime / 1000);
