@@ -12,7 +12,9 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const server = await startServer(config);
-  process.stdout.write(`meshpress listening: REST ${server.httpUrl}  (data in ${config.dataDir})\n`);
+  process.stdout.write(
+    `meshpress listening: REST ${server.httpUrl}  gRPC ${server.grpcAddress}  (data in ${config.dataDir})\n`,
+  );
 
   let stopping = false;
   const stop = (signal: string) => {

@@ -10,6 +10,7 @@ import { parseServerConfig, type ServerConfig } from './config.js';
 import type { Authorizer } from './core/caller.js';
 import type { DocumentValidator } from './core/document-validator.js';
 import { MeshpressService } from './core/service.js';
+import { startGrpcServer } from './grpc/index.js';
 import { ServerMetrics } from './metrics.js';
 import { buildRestApp } from './rest/app.js';
 import type { ConfigStore } from './store/config-store.js';
@@ -32,6 +33,9 @@ export interface RunningServer {
   /** e.g. http://127.0.0.1:8080 */
   readonly httpUrl: string;
   readonly httpPort: number;
+  /** gRPC target, e.g. 127.0.0.1:9090 */
+  readonly grpcAddress: string;
+  readonly grpcPort: number;
   readonly service: MeshpressService;
   readonly metrics: ServerMetrics;
   /**
@@ -83,13 +87,26 @@ export async function startServer(
   await rest.listen({ host: config.host, port: config.httpPort });
   const address = rest.server.address();
   const httpPort = typeof address === 'object' && address ? address.port : config.httpPort;
+  const grpc = await startGrpcServer({
+    service,
+    metrics,
+    logger,
+    host: config.host,
+    port: config.grpcPort,
+  }).catch(async (err: unknown) => {
+    service.close();
+    await rest.close();
+    await Promise.allSettled([bus.close(), blobs.close(), store.close()]);
+    throw err;
+  });
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
       draining = true;
+      grpc.setServing(false);
       service.close();
-      const graceful = rest.close();
+      const graceful = Promise.all([rest.close(), grpc.close(config.shutdownGraceMs)]);
       const timeout = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownGraceMs).unref());
       await Promise.race([graceful, timeout]);
       await Promise.allSettled([bus.close(), blobs.close(), store.close()]);
@@ -98,10 +115,13 @@ export async function startServer(
     return closing;
   };
 
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   return {
     config,
-    httpUrl: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${httpPort}`,
+    httpUrl: `http://${host}:${httpPort}`,
     httpPort,
+    grpcAddress: `${host}:${grpc.port}`,
+    grpcPort: grpc.port,
     service,
     metrics,
     close,

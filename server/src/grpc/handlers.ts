@@ -1,0 +1,131 @@
+import type { UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { MeshpressService } from '../core/service.js';
+import { type AdapterContext, unary } from './call-runner.js';
+import {
+  decodeListTopics,
+  decodeListVersions,
+  decodePin,
+  decodePoll,
+  decodePublish,
+  decodePutTopic,
+  decodeResolve,
+  decodeUnpin,
+  publishPath,
+  putTopicPath,
+  resolvePath,
+} from './decode.js';
+import {
+  toPinMessage,
+  toPollUpdateMessage,
+  toResolvedTargetMessage,
+  toTopicMessage,
+  toVersionMessage,
+} from './encode.js';
+import { renameIssuePaths } from './errors.js';
+import type {
+  AddScopesRequest,
+  ListTopicsRequest,
+  ListVersionsRequest,
+  PinRequest,
+  PollRequest,
+  PublishRequest,
+  PutTopicRequest,
+  ResolveRequest,
+  TopicRequest,
+  UnpinRequest,
+  VersionRefRequest,
+} from './messages.js';
+import { versionDataHandler } from './version-data-stream.js';
+
+/** Runs `work`, renaming validation issue paths from service input names to request field names. */
+async function renaming<T>(rename: (path: string) => string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    throw renameIssuePaths(err, rename);
+  }
+}
+
+/** Every rpc of meshpress.v1.Meshpress. Handlers only adapt to MeshpressService, as the REST routes do. */
+export function meshpressHandlers(
+  context: AdapterContext,
+  service: MeshpressService,
+): UntypedServiceImplementation {
+  return {
+    PutTopic: unary(context, 'PutTopic', async (request: PutTopicRequest, { caller }) => {
+      const { topic, created } = await renaming(putTopicPath, () =>
+        service.putTopic(caller, decodePutTopic(request)),
+      );
+      return { topic: toTopicMessage(topic), created };
+    }),
+
+    ListTopics: unary(context, 'ListTopics', async (request: ListTopicsRequest, { caller }) => {
+      const page = await service.listTopics(caller, decodeListTopics(request));
+      return {
+        topics: page.topics.map(toTopicMessage),
+        ...(page.nextAfter ? { nextAfter: page.nextAfter } : {}),
+      };
+    }),
+
+    GetTopic: unary(context, 'GetTopic', async (request: TopicRequest, { caller }) => {
+      const { topic, pins } = await service.getTopic(caller, request.topic);
+      return { topic: toTopicMessage(topic), pins: pins.map(toPinMessage) };
+    }),
+
+    Publish: unary(context, 'Publish', async (request: PublishRequest, { caller }) => {
+      const record = await renaming(publishPath, async () => service.publish(caller, decodePublish(request)));
+      return { version: toVersionMessage(record, { inlineData: false }) };
+    }),
+
+    ListVersions: unary(context, 'ListVersions', async (request: ListVersionsRequest, { caller }) => {
+      const page = await service.listVersions(caller, decodeListVersions(request));
+      return {
+        versions: page.versions.map((v) => toVersionMessage(v, { inlineData: false })),
+        ...(page.nextBefore === undefined ? {} : { nextBefore: page.nextBefore }),
+      };
+    }),
+
+    GetVersion: unary(context, 'GetVersion', async (request: VersionRefRequest, { caller }) => {
+      const record = await service.getVersion(caller, { topic: request.topic, version: request.version });
+      return { version: toVersionMessage(record, { inlineData: true }) };
+    }),
+
+    GetVersionData: versionDataHandler(context, service),
+
+    AddScopes: unary(context, 'AddScopes', async (request: AddScopesRequest, { caller }) => {
+      const { topic, version, scopes } = request;
+      const record = await service.addScopes(caller, { topic, version, scopes });
+      return { version: toVersionMessage(record, { inlineData: false }) };
+    }),
+
+    Pin: unary(context, 'Pin', async (request: PinRequest, { caller }) => {
+      return { pin: toPinMessage(await service.pin(caller, decodePin(request))) };
+    }),
+
+    Unpin: unary(context, 'Unpin', async (request: UnpinRequest, { caller }) => {
+      return service.unpin(caller, decodeUnpin(request));
+    }),
+
+    Resolve: unary(context, 'Resolve', async (request: ResolveRequest, { caller }) => {
+      const result = await renaming(resolvePath, () => service.resolve(caller, decodeResolve(request)));
+      return {
+        topic: result.topic,
+        ...(result.target ? { target: toResolvedTargetMessage(result.target) } : {}),
+      };
+    }),
+
+    Poll: unary(context, 'Poll', async (request: PollRequest, { caller }, call) => {
+      const abort = new AbortController();
+      call.on('cancelled', () => abort.abort());
+      if (call.cancelled) abort.abort();
+      try {
+        const updates = await service.poll(caller, decodePoll(request), abort.signal);
+        context.metrics.polls.inc({ transport: 'grpc', outcome: updates.length > 0 ? 'update' : 'none' });
+        return { updates: updates.map(toPollUpdateMessage) };
+      } catch (err) {
+        context.metrics.polls.inc({ transport: 'grpc', outcome: 'error' });
+        throw err;
+      }
+    }),
+  };
+}
