@@ -15,6 +15,7 @@ export { configFromEnv, parseServerConfig, type ServerConfig, serverConfigSchema
 export * from './core/caller.js';
 export type { DocumentValidator } from './core/document-validator.js';
 export { MeshpressService, type MeshpressServiceOptions } from './core/service.js';
+export * from './grpc/index.js';
 export { ServerMetrics } from './metrics.js';
 export { type RunningServer, type ServerParts, startServer } from './server.js';
 export * from './store/config-store.js';
