@@ -8,3 +8,4 @@ export {
   startS3,
   uniqueBucketName,
 } from './s3.js';
+export { REDIS_URL_ENV, type RedisService, startRedis } from './redis.js';
