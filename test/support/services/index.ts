@@ -1,4 +1,5 @@
 export { freePort } from './free-port.js';
+export { REDIS_URL_ENV, type RedisService, startRedis } from './redis.js';
 export {
   S3_REGION_ENV,
   S3_URL_ENV,
@@ -8,4 +9,3 @@ export {
   startS3,
   uniqueBucketName,
 } from './s3.js';
-export { REDIS_URL_ENV, type RedisService, startRedis } from './redis.js';
