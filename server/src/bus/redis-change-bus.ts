@@ -10,7 +10,7 @@ import type { Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
 import { z } from 'zod';
 import type { ChangeBus, ChangeEvent, ChangeListener } from './change-bus.js';
-import { closeRedis, openRedis, redisConnectionSchema } from './redis-connection.js';
+import { closeRedis, openRedis, redisConnectionSchema, settled } from './redis-connection.js';
 
 export const DEFAULT_REDIS_CHANGE_CHANNEL = 'meshpress:changes';
 
@@ -63,12 +63,14 @@ export class RedisChangeBus implements ChangeBus {
   #live = false;
   readonly #liveWaiters = new Set<() => void>();
   readonly #clock: Clock;
+  readonly #connectTimeoutMs: number;
   #closing: Promise<void> | undefined;
 
   constructor(options: RedisChangeBusOptions, deps: RedisChangeBusDeps = {}) {
     const parsed = parseOrThrow(redisChangeBusOptionsSchema, options, 'RedisChangeBus options');
     this.#channel = parsed.channel;
     this.#clock = deps.clock ?? systemClock;
+    this.#connectTimeoutMs = parsed.connectTimeoutMs;
     this.#logger = (deps.logger ?? pino({ level: 'silent' })).child({ component: 'redis-change-bus' });
     this.#publisher = openRedis({ connection: parsed, role: 'bus-pub', logger: this.#logger });
     this.#subscriber = openRedis({ connection: parsed, role: 'bus-sub', logger: this.#logger });
@@ -119,6 +121,7 @@ export class RedisChangeBus implements ChangeBus {
     if (this.#closing) return;
     const message = JSON.stringify({ topic: event.topic, origin: event.origin, at: event.at });
     try {
+      await settled(this.#publisher, this.#connectTimeoutMs);
       await this.#publisher.publish(this.#channel, message);
       this.#stats.published++;
       if (this.#publishFailing) {

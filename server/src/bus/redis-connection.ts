@@ -103,3 +103,24 @@ export async function closeRedis(client: Redis, graceMs = 500): Promise<void> {
   // quit() leaves nothing to do when it succeeded; after a timeout this is what actually closes.
   client.disconnect(false);
 }
+
+const CONNECTING = new Set(['wait', 'connecting', 'connect']);
+
+/**
+ * Waits while a connection attempt is in flight (at startup, or a reconnection under way), up to
+ * `timeoutMs`, so a command issued then is not failed merely for being early. Returns at once when the
+ * connection is up, or down between attempts: commands then fail fast instead of queueing.
+ */
+export function settled(client: Redis, timeoutMs: number): Promise<void> {
+  if (!CONNECTING.has(client.status)) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      systemClock.clearTimeout(timer);
+      for (const event of ['ready', 'close', 'end'] as const) client.off(event, done);
+      resolve();
+    };
+    for (const event of ['ready', 'close', 'end'] as const) client.once(event, done);
+    // Real time: this bounds a network wait, whatever clock the caller injected.
+    const timer = systemClock.setTimeout(done, timeoutMs);
+  });
+}
