@@ -1,5 +1,5 @@
-import type { Identity } from '../core/names.js';
 import type { VersionRecord } from '../core/model.js';
+import type { Identity } from '../core/names.js';
 
 /** What the fallback cache gives one identity for one topic: the same answer the service's resolve gives. */
 export interface FallbackHit {
