@@ -1,0 +1,11 @@
+export { buildFallbackDocument } from './fallback-document.js';
+export {
+  DEFAULT_FALLBACK_INTERVAL_MS,
+  FALLBACK_WRITER_TASK,
+  type FallbackWriteResult,
+  type FallbackWriter,
+  type FallbackWriterOptions,
+  startFallbackWriter,
+} from './fallback-writer.js';
+export { InProcessLeadership, type Leadership } from './leadership.js';
+export { DEFAULT_LEASE_INTERVALS, PeriodicTask, type PeriodicTaskOptions } from './periodic-task.js';
