@@ -93,6 +93,17 @@ describe('RedisConsumerStatusStore', () => {
     expect(writer.stats).toEqual({ written: 10, dropped: 0 });
   });
 
+  it('writes a full batch at once instead of waiting for the interval', async () => {
+    const keyPrefix = prefix();
+    const store = openStore(keyPrefix, { flushIntervalMs: 60_000, maxBatch: 20 });
+    for (let i = 0; i < 25; i++)
+      await store.record({ topic: 'busy', node: `n${i}`, currentVersion: 1, at: T0 });
+    const deadline = Date.now() + 3_000;
+    while (store.stats.written < 20 && Date.now() < deadline) await sleep(20);
+    expect(store.stats.written).toBeGreaterThanOrEqual(20);
+    expect(await admin.hlen(`${keyPrefix}{busy}:nodes`)).toBeGreaterThanOrEqual(20);
+  });
+
   it('lets Redis expire the keys of a topic nobody polls any more', async () => {
     const keyPrefix = prefix();
     const store = openStore(keyPrefix, { ttlMs: 300 });

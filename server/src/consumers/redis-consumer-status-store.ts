@@ -99,6 +99,7 @@ export class RedisConsumerStatusStore implements ConsumerStatusStore {
   #timer: TimerHandle | undefined;
   #flushing: Promise<void> = Promise.resolve();
   #failing = false;
+  #earlyFlush = false;
   #stats = { written: 0, dropped: 0 };
   #closing: Promise<void> | undefined;
 
@@ -134,8 +135,13 @@ export class RedisConsumerStatusStore implements ConsumerStatusStore {
       report,
       lagSince: nextLagSince(previous && { ...previous.report, lagSince: previous.lagSince }, report),
     });
-    if (this.#pending.size >= this.#options.maxBatch) void this.flush();
-    else this.#timer ??= this.#clock.setTimeout(() => void this.flush(), this.#options.flushIntervalMs);
+    if (this.#pending.size >= this.#options.maxBatch) {
+      // One early flush at a time: while Redis is slow, polls must not stack up a flush each.
+      if (!this.#earlyFlush) {
+        this.#earlyFlush = true;
+        void this.flush();
+      }
+    } else this.#timer ??= this.#clock.setTimeout(() => void this.flush(), this.#options.flushIntervalMs);
   }
 
   flush(): Promise<void> {
@@ -184,6 +190,7 @@ export class RedisConsumerStatusStore implements ConsumerStatusStore {
   }
 
   async #write(): Promise<void> {
+    this.#earlyFlush = false;
     if (this.#pending.size === 0) return;
     const batch = [...this.#pending.values()];
     this.#pending = new Map();
