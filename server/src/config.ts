@@ -2,9 +2,40 @@ import { toFieldIssues, ValidationError } from '@meshpress/client';
 import { z } from 'zod';
 import { DEFAULT_REFRESH_INTERVAL_MS } from './core/consumer-cache.js';
 import { DEFAULT_INLINE_LIMIT_BYTES, DEFAULT_MAX_PAYLOAD_BYTES } from './core/service.js';
+import { DEFAULT_FALLBACK_INTERVAL_MS } from './tasks/fallback-writer.js';
 
 const port = z.coerce.number().int().min(0).max(65_535);
 const bytes = z.coerce.number().int().min(1);
+/** `us-east-1:bucket-a,eu-west-1:bucket-b`: one bucket per region, the first is the primary. */
+const s3Buckets = z
+  .string()
+  .min(1)
+  .transform((text, ctx) => {
+    const buckets = [];
+    for (const part of text.split(',')) {
+      const [region, bucket, ...rest] = part.trim().split(':');
+      if (!region || !bucket || rest.length > 0) {
+        ctx.addIssue({ code: 'custom', message: `'${part}' is not region:bucket` });
+        return z.NEVER;
+      }
+      buckets.push({ region, bucket });
+    }
+    return buckets;
+  });
+
+export const ROLES = ['publish', 'consume', 'tasks'] as const;
+export type Role = (typeof ROLES)[number];
+const roles = z
+  .string()
+  .transform((text) =>
+    text
+      .split(',')
+      .map((r) => r.trim())
+      .filter(Boolean),
+  )
+  .pipe(z.array(z.enum(ROLES)).min(1))
+  .or(z.array(z.enum(ROLES)).min(1));
+
 const flag = z.union([
   z.boolean(),
   z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1'),
@@ -14,19 +45,33 @@ const flag = z.union([
  * Server configuration, read once from the environment (MESHPRESS_*) and validated. Every entry is
  * documented in README.md ("Configuration").
  */
-export const serverConfigSchema = z.object({
-  dataDir: z.string().min(1).default('./data'),
-  host: z.string().min(1).default('127.0.0.1'),
-  httpPort: port.default(8080),
-  grpcPort: port.default(9090),
-  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  inlineLimitBytes: bytes.default(DEFAULT_INLINE_LIMIT_BYTES),
-  maxPayloadBytes: bytes.default(DEFAULT_MAX_PAYLOAD_BYTES),
-  refreshIntervalMs: z.coerce.number().int().min(100).default(DEFAULT_REFRESH_INTERVAL_MS),
-  shutdownGraceMs: z.coerce.number().int().min(0).default(10_000),
-  instanceId: z.string().min(1).max(128).optional(),
-  exposeOpenApi: flag.default(true),
-});
+export const serverConfigSchema = z
+  .object({
+    dataDir: z.string().min(1).default('./data'),
+    host: z.string().min(1).default('127.0.0.1'),
+    httpPort: port.default(8080),
+    grpcPort: port.default(9090),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    inlineLimitBytes: bytes.default(DEFAULT_INLINE_LIMIT_BYTES),
+    maxPayloadBytes: bytes.default(DEFAULT_MAX_PAYLOAD_BYTES),
+    refreshIntervalMs: z.coerce.number().int().min(100).default(DEFAULT_REFRESH_INTERVAL_MS),
+    shutdownGraceMs: z.coerce.number().int().min(0).default(10_000),
+    instanceId: z.string().min(1).max(128).optional(),
+    exposeOpenApi: flag.default(true),
+    /** Which parts of the API this instance serves; split publishers from consumers as Gutenberg does. */
+    roles: roles.default([...ROLES]),
+    blobStore: z.enum(['dir', 's3']).default('dir'),
+    s3Buckets: s3Buckets.optional(),
+    s3Endpoint: z.url().optional(),
+    s3ForcePathStyle: flag.default(false),
+    s3Prefix: z.string().max(256).optional(),
+    fallbackIntervalMs: z.coerce.number().int().min(1_000).default(DEFAULT_FALLBACK_INTERVAL_MS),
+    fallbackKey: z.string().min(1).max(512).optional(),
+  })
+  .superRefine((config, ctx) => {
+    if (config.blobStore === 's3' && !config.s3Buckets)
+      ctx.addIssue({ code: 'custom', path: ['s3Buckets'], message: 'required when the blob store is s3' });
+  });
 
 export type ServerConfig = z.output<typeof serverConfigSchema>;
 
@@ -42,6 +87,14 @@ const ENV_NAMES: Record<keyof ServerConfig, string> = {
   shutdownGraceMs: 'MESHPRESS_SHUTDOWN_GRACE_MS',
   instanceId: 'MESHPRESS_INSTANCE_ID',
   exposeOpenApi: 'MESHPRESS_OPENAPI',
+  roles: 'MESHPRESS_ROLES',
+  blobStore: 'MESHPRESS_BLOB_STORE',
+  s3Buckets: 'MESHPRESS_S3_BUCKETS',
+  s3Endpoint: 'MESHPRESS_S3_ENDPOINT',
+  s3ForcePathStyle: 'MESHPRESS_S3_FORCE_PATH_STYLE',
+  s3Prefix: 'MESHPRESS_S3_PREFIX',
+  fallbackIntervalMs: 'MESHPRESS_FALLBACK_INTERVAL_MS',
+  fallbackKey: 'MESHPRESS_FALLBACK_KEY',
 };
 
 /** Reads the configuration from environment variables; a ValidationError names each bad variable. */

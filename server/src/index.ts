@@ -25,3 +25,4 @@ export {
   sqliteConfigStoreOptionsSchema,
 } from './store/sqlite/options.js';
 export { SqliteConfigStore } from './store/sqlite/sqlite-config-store.js';
+export * from './tasks/index.js';

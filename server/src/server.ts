@@ -1,11 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import { type Clock, systemClock } from '@meshpress/client';
 import pino, { type Logger } from 'pino';
+import { openBlobStore, openChangeBus, openLeadership, openStore } from './backends.js';
 import type { BlobStore } from './blob/blob-store.js';
-import { DirBlobStore } from './blob/dir-blob-store.js';
 import type { ChangeBus } from './bus/change-bus.js';
-import { InProcessChangeBus } from './bus/in-process-bus.js';
 import { parseServerConfig, type ServerConfig } from './config.js';
 import type { Authorizer } from './core/caller.js';
 import type { DocumentValidator } from './core/document-validator.js';
@@ -14,7 +12,8 @@ import { startGrpcServer } from './grpc/index.js';
 import { ServerMetrics } from './metrics.js';
 import { buildRestApp } from './rest/app.js';
 import type { ConfigStore } from './store/config-store.js';
-import { SqliteConfigStore } from './store/sqlite/sqlite-config-store.js';
+import { type FallbackWriter, startFallbackWriter } from './tasks/fallback-writer.js';
+import type { Leadership } from './tasks/leadership.js';
 import { SERVER_VERSION } from './version.js';
 
 /** Parts a caller may supply instead of the embedded defaults (tests, distributed mode). */
@@ -22,6 +21,7 @@ export interface ServerParts {
   readonly store?: ConfigStore;
   readonly blobs?: BlobStore;
   readonly bus?: ChangeBus;
+  readonly leadership?: Leadership;
   readonly clock?: Clock;
   readonly logger?: Logger;
   readonly authorizer?: Authorizer;
@@ -38,6 +38,8 @@ export interface RunningServer {
   readonly grpcPort: number;
   readonly service: MeshpressService;
   readonly metrics: ServerMetrics;
+  /** Present when this instance runs the tasks role. */
+  readonly fallbackWriter: FallbackWriter | undefined;
   /**
    * Graceful shutdown: stop accepting, release held long-polls, let in-flight requests finish (up to the
    * grace period), then close the stores. Idempotent.
@@ -55,10 +57,12 @@ export async function startServer(
     parts.logger ??
     pino({ level: config.logLevel, base: { service: 'meshpress' }, redact: ['req.headers.authorization'] });
   const clock = parts.clock ?? systemClock;
-  const store = parts.store ?? (await SqliteConfigStore.open({ path: join(config.dataDir, 'meshpress.db') }));
-  const blobs = parts.blobs ?? new DirBlobStore({ root: join(config.dataDir, 'blobs') });
-  const bus = parts.bus ?? new InProcessChangeBus();
+  const store = parts.store ?? (await openStore(config));
+  const blobs = parts.blobs ?? openBlobStore(config);
+  const bus = parts.bus ?? openChangeBus(config);
+  const leadership = parts.leadership ?? openLeadership(config);
   const metrics = new ServerMetrics({ defaultMetrics: true });
+  const instanceId = config.instanceId ?? randomUUID();
 
   const service = new MeshpressService({
     store,
@@ -67,7 +71,7 @@ export async function startServer(
     clock,
     logger,
     metrics,
-    instanceId: config.instanceId ?? randomUUID(),
+    instanceId,
     authorizer: parts.authorizer,
     documentValidator: parts.documentValidator,
     inlineLimitBytes: config.inlineLimitBytes,
@@ -100,6 +104,19 @@ export async function startServer(
     throw err;
   });
 
+  const fallbackWriter: FallbackWriter | undefined = config.roles.includes('tasks')
+    ? startFallbackWriter({
+        store,
+        blobs,
+        clock,
+        logger,
+        leadership,
+        instanceId,
+        intervalMs: config.fallbackIntervalMs,
+        key: config.fallbackKey,
+      })
+    : undefined;
+
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
@@ -109,6 +126,7 @@ export async function startServer(
       const graceful = Promise.all([rest.close(), grpc.close(config.shutdownGraceMs)]);
       const timeout = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownGraceMs).unref());
       await Promise.race([graceful, timeout]);
+      await fallbackWriter?.close();
       await Promise.allSettled([bus.close(), blobs.close(), store.close()]);
       logger.info('meshpress stopped');
     })();
@@ -124,6 +142,7 @@ export async function startServer(
     grpcPort: grpc.port,
     service,
     metrics,
+    fallbackWriter,
     close,
   };
 }
