@@ -1,0 +1,354 @@
+import type { Clock, TimerHandle } from '../core/clock.js';
+import { ClosedError, ValidationError } from '../core/errors.js';
+import type { Identity } from '../core/names.js';
+import { topicNameSchema } from '../core/names.js';
+import { parseOrThrow } from '../core/validation.js';
+import { type AtomicOptions, AtomicSubscription } from './atomic-subscription.js';
+import { createBackoff } from './backoff.js';
+import type { StartSource } from './delivery.js';
+import { DiskCache } from './disk-cache.js';
+import { Downloader } from './downloader.js';
+import { type FallbackChainDeps, settleOnDefault, startFromFallbacks } from './fallback-chain.js';
+import { GrpcTransport } from './grpc-transport.js';
+import { type ClientLogger, silentLogger } from './logger.js';
+import { type ClientMetrics, noopClientMetrics } from './metrics.js';
+import {
+  type MeshpressClientOptions,
+  type ParsedClientOptions,
+  parseClientOptions,
+  serverTarget,
+} from './options.js';
+import { Poller } from './poller.js';
+import { RestTransport } from './rest-transport.js';
+import { S3Downloader } from './s3-downloader.js';
+import { Subscription, type VersionListener } from './subscription.js';
+import type { SubscriptionCore } from './subscription-core.js';
+import { type ChannelDeps, TopicChannel } from './topic-channel.js';
+import type { PollTopic, PollTransport, PollUpdate } from './transport.js';
+
+/** Where each subscription stands when startup returns. */
+export interface ReadyReport {
+  /**
+   * True when every subscription got its first value, or learnt there is none, within the bound; false
+   * when the bound (or close) cut the wait short.
+   */
+  readonly ready: boolean;
+  readonly subscriptions: readonly {
+    readonly topic: string;
+    readonly version: number | undefined;
+    /** `pending`: still on the default, a source is still being tried. */
+    readonly source: StartSource;
+  }[];
+}
+
+/**
+ * The consumer library inside a data-plane proxy. Subscribe to topics, then `start()`: the client polls
+ * the service (one request for all topics), downloads and verifies each new version, and hands it to
+ * the subscriptions, never going backwards unless a pin says so. When the service cannot be reached it
+ * starts subscriptions from the S3 fallback cache, then the local disk cache, then their default, and
+ * keeps polling until the service answers again.
+ */
+export class MeshpressClient {
+  readonly #o: ParsedClientOptions;
+  readonly #identity: Identity;
+  readonly #clock: Clock;
+  readonly #logger: ClientLogger;
+  readonly #metrics: ClientMetrics;
+  readonly #transport: PollTransport;
+  readonly #ownsTransport: boolean;
+  readonly #s3: S3Downloader;
+  readonly #diskCache: DiskCache | undefined;
+  readonly #channelDeps: ChannelDeps;
+  readonly #chainDeps: FallbackChainDeps;
+  readonly #channels = new Map<string, TopicChannel>();
+  readonly #chainsRunning = new Map<string, Promise<void>>();
+  readonly #abort = new AbortController();
+  readonly #poller: Poller;
+  readonly #startTimers: TimerHandle[] = [];
+  #boundPassed = false;
+  #started = false;
+  #startReport: Promise<ReadyReport> | undefined;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: MeshpressClientOptions) {
+    const o = parseClientOptions(options);
+    this.#o = o;
+    this.#identity = o.identity;
+    this.#clock = o.clock;
+    this.#logger = o.logger ?? silentLogger;
+    this.#metrics = o.metrics ?? noopClientMetrics;
+    const caller = { app: o.callerApp ?? o.identity.app, principal: o.principal };
+    if (o.transport) {
+      this.#transport = o.transport;
+      this.#ownsTransport = false;
+    } else {
+      const target = serverTarget(o.servers!);
+      this.#transport =
+        target.kind === 'rest'
+          ? new RestTransport({ urls: target.urls, caller })
+          : new GrpcTransport({ addresses: target.addresses, tls: target.tls, caller });
+      this.#ownsTransport = true;
+    }
+    this.#s3 = new S3Downloader(o.s3);
+    this.#diskCache = o.cacheDir ? new DiskCache(o.cacheDir, o.identity) : undefined;
+    const downloader = new Downloader({
+      transport: this.#transport,
+      s3: this.#s3,
+      region: o.s3.region ?? o.identity.region,
+      clock: o.clock,
+      attemptTimeoutMs: o.downloadTimeoutMs,
+    });
+    this.#channelDeps = {
+      identity: o.identity,
+      downloader,
+      transport: this.#transport,
+      diskCache: this.#diskCache,
+      metrics: this.#metrics,
+      logger: this.#logger,
+      clock: o.clock,
+      historyDepth: o.startupHistoryDepth,
+    };
+    this.#chainDeps = {
+      identity: o.identity,
+      fallback: o.fallback,
+      diskCache: this.#diskCache,
+      metrics: this.#metrics,
+      logger: this.#logger,
+      clock: o.clock,
+      lookupTimeoutMs: o.requestTimeoutMs,
+    };
+    this.#poller = new Poller(
+      {
+        transport: this.#transport,
+        identity: o.identity,
+        clock: o.clock,
+        random: o.random,
+        mode: o.pollMode,
+        intervalMs: o.pollIntervalMs,
+        jitter: o.pollJitter,
+        longPollWaitMs: o.longPollWaitMs,
+        requestTimeoutMs: o.requestTimeoutMs,
+        backoff: createBackoff({ baseMs: o.retryBaseMs, capMs: o.retryCapMs, random: o.random }),
+        metrics: this.#metrics,
+        logger: this.#logger,
+        signal: this.#abort.signal,
+      },
+      {
+        topics: () => this.#pollTopics(),
+        onUpdates: (updates, polled, signal) => this.#onUpdates(updates, polled, signal),
+        onFailure: (failures) => this.#onFailure(failures),
+      },
+    );
+    this.#metrics.trackSecondsSinceLastSuccessfulPoll(() => this.secondsSinceLastSuccessfulPoll());
+  }
+
+  get identity(): Identity {
+    return this.#identity;
+  }
+
+  /** Low-level subscription: `listener` gets each version with its verified bytes and may throw to refuse it. */
+  subscribe(topic: string, listener: VersionListener): Subscription {
+    return this.#add(new Subscription(this.#topic(topic), listener, this.#logger));
+  }
+
+  /** A decoded value, swapped in atomically; `current()` returns `defaultValue` until a version applies. */
+  subscribeAtomic<T>(topic: string, options: AtomicOptions<T>): AtomicSubscription<T> {
+    if (typeof options?.decode !== 'function')
+      throw new ValidationError('invalid subscribeAtomic options (decode: expected a function)', [
+        { path: 'decode', message: 'expected a function' },
+      ]);
+    return this.#add(new AtomicSubscription(this.#topic(topic), options, this.#logger));
+  }
+
+  /**
+   * Starts polling and resolves once every subscription has its first value (or knows there is none),
+   * or after `startupTimeoutMs`, whichever comes first: never later. Idempotent.
+   *
+   * Subscriptions the service has not served by half the bound (a hanging service), or after
+   * `maxRetries` failed polls (an unreachable one), start from the fallback cache, the disk cache or
+   * their default; the client keeps polling and switches to the service's versions when it answers.
+   */
+  start(): Promise<ReadyReport> {
+    if (this.#abort.signal.aborted) return Promise.reject(new ClosedError('MeshpressClient'));
+    if (!this.#started) {
+      this.#started = true;
+      this.#poller.start();
+      const bound = this.#o.startupTimeoutMs;
+      this.#startTimers.push(
+        this.#clock.setTimeout(
+          () => this.#runChains((s) => s.startedFrom === 'pending'),
+          Math.floor(bound / 2),
+        ),
+        // Armed before waitForReady's own timer, so at the same instant it runs first and the report
+        // shows `default` rather than `pending` for what found nothing.
+        this.#clock.setTimeout(() => this.#onStartupBound(), bound),
+      );
+      this.#startReport = this.waitForReady();
+    }
+    return this.#startReport!;
+  }
+
+  /** Waits up to `timeoutMs` (default startupTimeoutMs) for every current subscription's first value. */
+  waitForReady(timeoutMs: number = this.#o.startupTimeoutMs): Promise<ReadyReport> {
+    const subscriptions = this.#subscriptions();
+    return new Promise<ReadyReport>((resolve) => {
+      let done = false;
+      const finish = (ready: boolean) => {
+        if (done) return;
+        done = true;
+        this.#clock.clearTimeout(timer);
+        this.#abort.signal.removeEventListener('abort', onClose);
+        resolve(this.#report(subscriptions, ready));
+      };
+      const onClose = () => finish(false);
+      const timer = this.#clock.setTimeout(() => finish(false), timeoutMs);
+      this.#abort.signal.addEventListener('abort', onClose, { once: true });
+      void Promise.all(subscriptions.map((s) => s.ready())).then(() =>
+        finish(subscriptions.every((s) => s.startedFrom !== 'pending')),
+      );
+    });
+  }
+
+  /** Seconds since the last successful poll (since start() before the first one). */
+  secondsSinceLastSuccessfulPoll(): number {
+    return this.#poller.secondsSinceLastSuccess();
+  }
+
+  /** Consecutive failed polls right now (0 when the service answers). */
+  get consecutivePollFailures(): number {
+    return this.#poller.consecutiveFailures;
+  }
+
+  /**
+   * Stops polling, aborts requests and downloads in flight, clears every timer, and closes the
+   * subscriptions (atomic ones keep returning their last value). Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#abort.abort(new ClosedError('MeshpressClient'));
+      for (const timer of this.#startTimers) this.#clock.clearTimeout(timer);
+      const channels = [...this.#channels.values()];
+      for (const subscription of this.#subscriptions()) subscription.close();
+      this.#channels.clear();
+      // Work already under way (a disk cache write) finishes before close resolves; aborted work ends fast.
+      await Promise.all([...channels.map((c) => c.idle()), ...this.#chainsRunning.values()]);
+      this.#s3.close();
+      if (this.#ownsTransport) await this.#transport.close().catch(() => undefined);
+    })();
+    return this.#closing;
+  }
+
+  #topic(topic: string): string {
+    if (this.#abort.signal.aborted) throw new ClosedError('MeshpressClient');
+    return parseOrThrow(topicNameSchema, topic, 'topic');
+  }
+
+  #add<S extends SubscriptionCore>(subscription: S): S {
+    let channel = this.#channels.get(subscription.topic);
+    const isNew = !channel;
+    if (!channel) {
+      channel = new TopicChannel(subscription.topic, this.#channelDeps);
+      this.#channels.set(subscription.topic, channel);
+    }
+    const joined = channel;
+    subscription.bindClose(() => {
+      joined.remove(subscription);
+      if (joined.size === 0 && this.#channels.get(joined.topic) === joined)
+        this.#channels.delete(joined.topic);
+    });
+    void channel.add(subscription, this.#abort.signal);
+    if (isNew) this.#poller.poke();
+    // Subscribing during an outage: no poll will serve it soon, so start it from the fallbacks now.
+    if (this.#started && this.#poller.consecutiveFailures >= this.#o.maxRetries)
+      this.#runChain(channel, () => true);
+    return subscription;
+  }
+
+  #subscriptions(): SubscriptionCore[] {
+    return [...this.#channels.values()].flatMap((c) => c.subscriptions).filter((s) => !s.closed);
+  }
+
+  #pollTopics(): PollTopic[] {
+    return [...this.#channels.values()].map((c) => ({ topic: c.topic, currentVersion: c.currentVersion }));
+  }
+
+  async #onUpdates(
+    updates: PollUpdate[],
+    polled: readonly PollTopic[],
+    signal: AbortSignal,
+  ): Promise<boolean> {
+    const byTopic = new Map(updates.map((u) => [u.topic, u]));
+    const outcomes = await Promise.all(
+      polled.map(async ({ topic }) => {
+        const channel = this.#channels.get(topic);
+        if (!channel) return false;
+        const update = byTopic.get(topic);
+        if (!update) {
+          // The service answered and has nothing for this node: the default is the right value.
+          for (const s of channel.unvalued) s.markStarted('default');
+          return false;
+        }
+        const outcome = await channel.offerWithHistory(
+          { version: update.version, pinned: update.pinned, record: update.record, source: 'service' },
+          signal,
+        );
+        // Neither the target nor older versions worked for some subscription: start it from the fallbacks.
+        const pending = (s: SubscriptionCore) => s.startedFrom === 'pending';
+        if (channel.unvalued.some(pending)) this.#runChain(channel, pending, () => true);
+        return outcome === 'applied';
+      }),
+    );
+    return outcomes.some(Boolean);
+  }
+
+  #onFailure(failures: number): void {
+    const max = this.#o.maxRetries;
+    // Retries exhausted: serve subscriptions without a value from the fallbacks; again every `max` more
+    // failures, for those still without one (the fallback cache may have been unreachable too).
+    if (failures >= max && (failures - max) % max === 0) this.#runChains(() => true);
+  }
+
+  /** The startup bound passed: what is still pending and not being looked up settles on its default. */
+  #onStartupBound(): void {
+    this.#boundPassed = true;
+    for (const channel of this.#channels.values())
+      if (!this.#chainsRunning.has(channel.topic)) settleOnDefault(channel, this.#chainDeps);
+  }
+
+  /**
+   * Whether a fallback run that found nothing settles on the default: yes once the service is known to
+   * be unreachable (retries exhausted) or the startup bound has passed; a run at half the bound keeps
+   * the subscription pending, since the service may still answer in time.
+   */
+  #mayConcludeDefault(): boolean {
+    return this.#boundPassed || this.#poller.consecutiveFailures >= this.#o.maxRetries;
+  }
+
+  #runChains(which: (s: SubscriptionCore) => boolean): void {
+    for (const channel of this.#channels.values()) this.#runChain(channel, which);
+  }
+
+  #runChain(
+    channel: TopicChannel,
+    which: (s: SubscriptionCore) => boolean,
+    conclude: () => boolean = () => this.#mayConcludeDefault(),
+  ): void {
+    if (this.#abort.signal.aborted || this.#chainsRunning.has(channel.topic)) return;
+    if (!channel.unvalued.some(which)) return;
+    const run = startFromFallbacks(channel, this.#chainDeps, this.#abort.signal, conclude)
+      .catch((err: unknown) => this.#logger.error({ err, topic: channel.topic }, 'fallback start failed'))
+      .finally(() => this.#chainsRunning.delete(channel.topic));
+    this.#chainsRunning.set(channel.topic, run);
+  }
+
+  #report(subscriptions: readonly SubscriptionCore[], ready: boolean): ReadyReport {
+    return {
+      ready,
+      subscriptions: subscriptions.map((s) => ({
+        topic: s.topic,
+        version: s.version,
+        source: s.startedFrom,
+      })),
+    };
+  }
+}

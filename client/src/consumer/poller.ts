@@ -1,0 +1,218 @@
+import type { Clock, TimerHandle } from '../core/clock.js';
+import { ClosedError, type MeshpressError, TooManyRequestsError } from '../core/errors.js';
+import type { Identity } from '../core/names.js';
+import { timeoutSignal } from './abort.js';
+import { jitteredInterval } from './backoff.js';
+import type { ClientLogger } from './logger.js';
+import type { ClientMetrics } from './metrics.js';
+import type { PollTopic, PollTransport, PollUpdate } from './transport.js';
+import { asTransportError } from './wire-error.js';
+
+export interface PollerHooks {
+  /** The topics to poll now, with the version each runs. */
+  topics(): PollTopic[];
+  /** Handles a successful poll's answer; resolves true when some topic switched version. */
+  onUpdates(updates: PollUpdate[], polled: readonly PollTopic[], signal: AbortSignal): Promise<boolean>;
+  /** After each failed poll, with the count of consecutive failures so far (1, 2, …). */
+  onFailure(consecutiveFailures: number, error: MeshpressError): void;
+}
+
+export interface PollerOptions {
+  readonly transport: PollTransport;
+  readonly identity: Identity;
+  readonly clock: Clock;
+  readonly random: () => number;
+  readonly mode: 'interval' | 'long-poll';
+  readonly intervalMs: number;
+  readonly jitter: number;
+  readonly longPollWaitMs: number;
+  readonly requestTimeoutMs: number;
+  /** Delay before retry attempt n (0-based), already jittered. */
+  readonly backoff: (attempt: number) => number;
+  readonly metrics: ClientMetrics;
+  readonly logger: ClientLogger;
+  /** Aborts everything when the client closes. */
+  readonly signal: AbortSignal;
+}
+
+/** Why a held long-poll was cut short to start a new one (a topic was added). */
+class Superseded extends Error {}
+
+/**
+ * The poll loop: one request carrying every subscribed topic, then a wait, forever.
+ *
+ * - interval mode: the wait is the interval spread by ±jitter;
+ * - long-poll mode: the next request goes out at once and the server holds it until something changes;
+ *   a request that includes a topic never polled before does not wait (a starting subscription learns at
+ *   once whether there is a version for it), and an answer that changed nothing falls back to the
+ *   interval, so a version every subscriber refuses cannot turn the loop into a busy loop;
+ * - a failed poll is retried after a capped, jittered exponential backoff, never longer than the
+ *   interval, so the client is back within one interval of the service returning.
+ *
+ * Every timer runs on the injected clock and every request is bounded by a timeout on that clock.
+ */
+export class Poller {
+  readonly #o: PollerOptions;
+  readonly #hooks: PollerHooks;
+  #timer: TimerHandle | undefined;
+  #inflight: { controller: AbortController; holding: boolean } | undefined;
+  #started = false;
+  #consecutiveFailures = 0;
+  #startedAt: number | undefined;
+  #lastSuccessAt: number | undefined;
+  readonly #polledTopics = new Set<string>();
+  #pokeAfterInflight = false;
+
+  constructor(options: PollerOptions, hooks: PollerHooks) {
+    this.#o = options;
+    this.#hooks = hooks;
+    options.signal.addEventListener('abort', () => this.#stop(), { once: true });
+  }
+
+  get consecutiveFailures(): number {
+    return this.#consecutiveFailures;
+  }
+
+  get lastSuccessAt(): number | undefined {
+    return this.#lastSuccessAt;
+  }
+
+  /** Seconds since the last successful poll (since start before the first; 0 before start). */
+  secondsSinceLastSuccess(): number {
+    const since = this.#lastSuccessAt ?? this.#startedAt;
+    return since === undefined ? 0 : Math.max(0, this.#o.clock.now() - since) / 1000;
+  }
+
+  start(): void {
+    if (this.#started || this.#o.signal.aborted) return;
+    this.#started = true;
+    this.#startedAt = this.#o.clock.now();
+    this.#schedule(0);
+  }
+
+  /**
+   * The topic set changed: poll now rather than at the next tick, so a new subscription gets its first
+   * value at once. While the service is failing, the backoff stands.
+   */
+  poke(): void {
+    if (!this.#started || this.#o.signal.aborted || this.#consecutiveFailures > 0) return;
+    const inflight = this.#inflight;
+    if (inflight) {
+      if (inflight.holding) inflight.controller.abort(new Superseded());
+      else this.#pokeAfterInflight = true;
+      return;
+    }
+    this.#schedule(0);
+  }
+
+  #schedule(delayMs: number): void {
+    if (this.#o.signal.aborted) return;
+    if (this.#timer) this.#o.clock.clearTimeout(this.#timer);
+    this.#timer = this.#o.clock.setTimeout(() => {
+      this.#timer = undefined;
+      void this.#tick();
+    }, delayMs);
+  }
+
+  async #tick(): Promise<void> {
+    const o = this.#o;
+    if (o.signal.aborted || this.#inflight) return;
+    const topics = this.#hooks.topics();
+    // Nothing to poll: stay idle until a subscription pokes.
+    if (topics.length === 0) return;
+
+    const fresh = topics.some((t) => !this.#polledTopics.has(t.topic));
+    const waitMs = o.mode === 'long-poll' && !fresh ? o.longPollWaitMs : undefined;
+    const controller = new AbortController();
+    const onClose = () => controller.abort(o.signal.reason);
+    o.signal.addEventListener('abort', onClose, { once: true });
+    const scoped = timeoutSignal(controller.signal, o.clock, o.requestTimeoutMs + (waitMs ?? 0), 'poll');
+    this.#inflight = { controller, holding: (waitMs ?? 0) > 0 };
+    const began = o.clock.now();
+
+    let updates: PollUpdate[];
+    try {
+      updates = await o.transport.poll({ identity: o.identity, topics, waitMs, signal: scoped.signal });
+    } catch (error) {
+      const superseded = controller.signal.reason instanceof Superseded;
+      this.#finishRequest(scoped, onClose);
+      if (o.signal.aborted) return;
+      if (superseded) return this.#schedule(0);
+      return this.#failed(asTransportError(error, 'poll'));
+    }
+    this.#finishRequest(scoped, onClose);
+    if (o.signal.aborted) return;
+
+    this.#succeeded(topics);
+    o.metrics.poll(updates.length > 0 ? 'update' : 'none');
+    let progress = false;
+    try {
+      progress = await this.#hooks.onUpdates(updates, topics, o.signal);
+    } catch (err) {
+      o.logger.error({ err }, 'applying a poll answer failed');
+    }
+    if (o.signal.aborted) return;
+    this.#schedule(this.#delayAfterSuccess(progress, updates.length, waitMs, o.clock.now() - began));
+  }
+
+  #finishRequest(scoped: { dispose(): void }, onClose: () => void): void {
+    scoped.dispose();
+    this.#o.signal.removeEventListener('abort', onClose);
+    this.#inflight = undefined;
+  }
+
+  #succeeded(topics: readonly PollTopic[]): void {
+    const o = this.#o;
+    if (this.#consecutiveFailures > 0)
+      o.logger.info({ failures: this.#consecutiveFailures }, 'meshpress service reachable again');
+    this.#consecutiveFailures = 0;
+    this.#lastSuccessAt = o.clock.now();
+    for (const t of topics) this.#polledTopics.add(t.topic);
+  }
+
+  #failed(error: MeshpressError): void {
+    const o = this.#o;
+    this.#consecutiveFailures += 1;
+    const n = this.#consecutiveFailures;
+    o.metrics.poll('error');
+    const log = { err: error, consecutiveFailures: n };
+    if (n === 1) o.logger.warn(log, 'poll failed; retrying with backoff');
+    else o.logger.debug(log, 'poll failed again');
+    try {
+      this.#hooks.onFailure(n, error);
+    } catch (err) {
+      o.logger.error({ err }, 'poll failure handler threw');
+    }
+    // Never wait longer than an interval: the service coming back is noticed within one interval.
+    let delay = Math.min(o.backoff(n - 1), o.intervalMs);
+    if (error instanceof TooManyRequestsError) delay = Math.max(delay, error.retryAfterMs);
+    this.#pokeAfterInflight = false;
+    this.#schedule(delay);
+  }
+
+  #delayAfterSuccess(
+    progress: boolean,
+    updateCount: number,
+    waitMs: number | undefined,
+    elapsed: number,
+  ): number {
+    const o = this.#o;
+    const interval = () => jitteredInterval(o.intervalMs, o.jitter, o.random);
+    if (this.#pokeAfterInflight) {
+      this.#pokeAfterInflight = false;
+      return 0;
+    }
+    if (o.mode === 'interval') return interval();
+    if (progress) return 0;
+    if (waitMs === undefined) return updateCount === 0 ? 0 : interval();
+    // An empty answer well before the wait ended: a server that does not hold (or is draining).
+    if (updateCount === 0 && elapsed >= waitMs / 2) return 0;
+    return interval();
+  }
+
+  #stop(): void {
+    if (this.#timer) this.#o.clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#inflight?.controller.abort(this.#o.signal.reason ?? new ClosedError('poller'));
+  }
+}

@@ -1,0 +1,109 @@
+import type { VersionRecord } from '../core/model.js';
+import type { Acceptance, Delivery, Interest, StartSource } from './delivery.js';
+
+/**
+ * Version bookkeeping shared by both kinds of subscription: which version runs, what was rejected, the
+ * never-go-backwards rule, and the "settled" promise startup waits on.
+ */
+export abstract class SubscriptionCore {
+  readonly topic: string;
+  #version: number | undefined;
+  #pinned = false;
+  #record: VersionRecord | undefined;
+  #lastRejected: number | undefined;
+  #startedFrom: StartSource = 'pending';
+  #settle!: () => void;
+  readonly #settled: Promise<void>;
+  #closed = false;
+  #onClose: (() => void) | undefined;
+
+  protected constructor(topic: string) {
+    this.topic = topic;
+    this.#settled = new Promise<void>((resolve) => {
+      this.#settle = resolve;
+    });
+  }
+
+  /** The running version; undefined while on the default value. */
+  get version(): number | undefined {
+    return this.#version;
+  }
+
+  /** Whether a pin decided the running version. */
+  get pinned(): boolean {
+    return this.#pinned;
+  }
+
+  /** The running version's record; undefined while on the default value. */
+  get record(): VersionRecord | undefined {
+    return this.#record;
+  }
+
+  /** Where the first value came from: `pending` until startup decided, then a source or `default`. */
+  get startedFrom(): StartSource {
+    return this.#startedFrom;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Resolves once the subscription has its first value, or it is known there is none to get right now. */
+  ready(): Promise<void> {
+    return this.#settled;
+  }
+
+  /**
+   * Never go backwards: a version is wanted when there is none yet, or it is newer, or a pin asks for a
+   * different one (a rollback). A version this subscription rejected is not retried until the target
+   * moves to another one.
+   */
+  interest(version: number, pinned: boolean): Interest {
+    if (this.#closed) return 'closed';
+    if (version === this.#version) return 'has-it';
+    if (version === this.#lastRejected) return 'rejected-before';
+    if (this.#version !== undefined && version < this.#version && !pinned) return 'backwards';
+    return 'wants';
+  }
+
+  /** Offers verified bytes; only the channel calls this, one delivery at a time. */
+  async deliver(delivery: Delivery): Promise<Acceptance> {
+    if (this.#closed) return 'closed';
+    const outcome = await this.accept(delivery);
+    if (outcome === 'applied') {
+      this.#version = delivery.version;
+      this.#pinned = delivery.pinned;
+      this.#record = delivery.record;
+      this.#lastRejected = undefined;
+      this.markStarted(delivery.source);
+    } else if (outcome !== 'closed') {
+      this.#lastRejected = delivery.version;
+    }
+    return outcome;
+  }
+
+  /** Records how the subscription started, once, and releases whoever waits for it. */
+  markStarted(source: Exclude<StartSource, 'pending'>): void {
+    if (this.#startedFrom === 'pending') this.#startedFrom = source;
+    this.#settle();
+  }
+
+  /** Stops deliveries and detaches from the client. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#settle();
+    this.onClosed();
+    this.#onClose?.();
+  }
+
+  /** @internal The client's hook to drop a closed subscription from its topic. */
+  bindClose(onClose: () => void): void {
+    this.#onClose = onClose;
+  }
+
+  /** Decode/notify; resolve 'applied' only once the new value is in place. */
+  protected abstract accept(delivery: Delivery): Promise<Acceptance>;
+
+  protected onClosed(): void {}
+}

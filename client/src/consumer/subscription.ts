@@ -1,0 +1,38 @@
+import type { VersionRecord } from '../core/model.js';
+import type { Acceptance, Delivery } from './delivery.js';
+import type { ClientLogger } from './logger.js';
+import { SubscriptionCore } from './subscription-core.js';
+
+/**
+ * Receives each version to apply, with its verified bytes. Throwing (or rejecting) refuses the version:
+ * it is counted as rejected, the subscription keeps its previous version, and the same version is not
+ * offered again until the target moves. The bytes are shared: do not modify them.
+ */
+export type VersionListener = (
+  version: number,
+  data: Uint8Array,
+  record: VersionRecord,
+) => void | Promise<void>;
+
+/** Low-level subscription: one listener called with every version that passes integrity checks. */
+export class Subscription extends SubscriptionCore {
+  readonly #listener: VersionListener;
+  readonly #logger: ClientLogger;
+
+  /** @internal Created by MeshpressClient.subscribe. */
+  constructor(topic: string, listener: VersionListener, logger: ClientLogger) {
+    super(topic);
+    this.#listener = listener;
+    this.#logger = logger;
+  }
+
+  protected async accept(delivery: Delivery): Promise<Acceptance> {
+    try {
+      await this.#listener(delivery.version, delivery.data, delivery.record);
+      return 'applied';
+    } catch (err) {
+      this.#logger.warn({ err, topic: this.topic, version: delivery.version }, 'listener rejected a version');
+      return 'listener';
+    }
+  }
+}

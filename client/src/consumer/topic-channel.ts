@@ -1,0 +1,248 @@
+import type { Clock } from '../core/clock.js';
+import { IntegrityError } from '../core/errors.js';
+import type { VersionRecord } from '../core/model.js';
+import type { Identity } from '../core/names.js';
+import { scopeFromCanonical, scopeMatches } from '../core/scope.js';
+import type { Delivery } from './delivery.js';
+import type { DiskCache } from './disk-cache.js';
+import type { Downloader } from './downloader.js';
+import type { ClientLogger } from './logger.js';
+import type { ClientMetrics, ValueSource } from './metrics.js';
+import type { SubscriptionCore } from './subscription-core.js';
+import type { PollTransport } from './transport.js';
+
+/** A version some source says this node should run; its bytes are not fetched yet (unless `data`). */
+export interface Candidate {
+  readonly version: number;
+  readonly pinned: boolean;
+  readonly record: VersionRecord;
+  readonly source: ValueSource;
+  /** Bytes already verified (disk cache, the channel's own last value). */
+  readonly data?: Uint8Array | undefined;
+}
+
+/**
+ * - `applied`: at least one subscription switched to it;
+ * - `unchanged`: nobody wanted it (already running it, older, rejected before, known corrupt);
+ * - `rejected`: downloaded and verified, or proven corrupt, but no subscription took it;
+ * - `unavailable`: the bytes could not be fetched (tried again when offered again).
+ */
+export type OfferOutcome = 'applied' | 'unchanged' | 'rejected' | 'unavailable';
+
+export interface ChannelDeps {
+  readonly identity: Identity;
+  readonly downloader: Downloader;
+  readonly transport: PollTransport;
+  readonly diskCache: DiskCache | undefined;
+  readonly metrics: ClientMetrics;
+  readonly logger: ClientLogger;
+  readonly clock: Clock;
+  /** How many older versions to try for a subscription whose first version fails. */
+  readonly historyDepth: number;
+}
+
+/**
+ * Everything the client does for one topic: the subscriptions on it, the last version applied (what
+ * the next poll reports, and what a late subscriber starts from), downloads, and the order in which
+ * versions reach subscriptions. Offers are serialized, so two sources (a poll, the fallback path, a new
+ * subscriber) never interleave on the same topic.
+ */
+export class TopicChannel {
+  readonly topic: string;
+  readonly #deps: ChannelDeps;
+  readonly #subscriptions = new Set<SubscriptionCore>();
+  #current: Delivery | undefined;
+  /** The last version every copy of which was corrupt: not downloaded again until the target moves. */
+  #corrupt: number | undefined;
+  #tail: Promise<unknown> = Promise.resolve();
+
+  constructor(topic: string, deps: ChannelDeps) {
+    this.topic = topic;
+    this.#deps = deps;
+  }
+
+  /** The version this node reports to the service: the newest one it switched to (or a pinned rollback). */
+  get currentVersion(): number | undefined {
+    return this.#current?.version;
+  }
+
+  get current(): Delivery | undefined {
+    return this.#current;
+  }
+
+  get size(): number {
+    return this.#subscriptions.size;
+  }
+
+  get subscriptions(): readonly SubscriptionCore[] {
+    return [...this.#subscriptions];
+  }
+
+  /** Subscriptions still on their default value. */
+  get unvalued(): SubscriptionCore[] {
+    return [...this.#subscriptions].filter((s) => !s.closed && s.version === undefined);
+  }
+
+  /** Adds a subscription; one joining a topic that already has a value is offered that value at once. */
+  add(subscription: SubscriptionCore, signal: AbortSignal): Promise<OfferOutcome> | undefined {
+    this.#subscriptions.add(subscription);
+    const current = this.#current;
+    return current ? this.offer({ ...current }, signal) : undefined;
+  }
+
+  remove(subscription: SubscriptionCore): void {
+    this.#subscriptions.delete(subscription);
+  }
+
+  /** Resolves once every offer queued so far has finished (downloads, deliveries, disk cache writes). */
+  idle(): Promise<void> {
+    return this.#tail.then(() => undefined);
+  }
+
+  /** Offers a version to every subscription that wants it (see SubscriptionCore.interest). Serialized. */
+  offer(candidate: Candidate, signal: AbortSignal): Promise<OfferOutcome> {
+    return this.#serialized(() => this.#offer(candidate, signal));
+  }
+
+  /**
+   * Offers a service target; when a subscription still has no value afterwards (the target would not
+   * download, verify or decode), tries older versions visible to this node from the history, newest
+   * first, up to the configured depth, so a bad newest version does not leave a starting proxy on its
+   * default.
+   */
+  offerWithHistory(candidate: Candidate, signal: AbortSignal): Promise<OfferOutcome> {
+    return this.#serialized(async () => {
+      const outcome = await this.#offer(candidate, signal);
+      if (this.unvalued.length === 0 || this.#deps.historyDepth === 0 || signal.aborted) return outcome;
+      const older = await this.#olderVisible(candidate.version, signal);
+      for (const record of older) {
+        if (this.unvalued.length === 0 || signal.aborted) break;
+        const tried = await this.#offer(
+          { version: record.version, pinned: false, record, source: 'history' },
+          signal,
+        );
+        this.#deps.logger.info(
+          { topic: this.topic, version: record.version, outcome: tried },
+          'tried an older version from the history',
+        );
+      }
+      return outcome;
+    });
+  }
+
+  async #offer(candidate: Candidate, signal: AbortSignal): Promise<OfferOutcome> {
+    const { metrics, logger } = this.#deps;
+    const interests = [...this.#subscriptions].map(
+      (s) => [s, s.interest(candidate.version, candidate.pinned)] as const,
+    );
+    const takers = interests.filter(([, interest]) => interest === 'wants').map(([s]) => s);
+    if (takers.length === 0) {
+      // The service applies the same rule; an older unpinned version reaching here is a stale source.
+      if (interests.some(([, i]) => i === 'backwards') && candidate.source !== 'history')
+        metrics.versionRejected(this.topic, 'backwards');
+      return 'unchanged';
+    }
+    if (candidate.version === this.#corrupt && !candidate.data) return 'unchanged';
+
+    let data = candidate.data;
+    if (!data) {
+      try {
+        data = (await this.#deps.downloader.download(candidate.record, signal)).data;
+      } catch (err) {
+        if (signal.aborted) return 'unavailable';
+        if (err instanceof IntegrityError) {
+          this.#corrupt = candidate.version;
+          metrics.versionRejected(this.topic, 'integrity');
+          logger.warn(
+            { err, topic: this.topic, version: candidate.version },
+            'version rejected: corrupt payload',
+          );
+          return 'rejected';
+        }
+        metrics.versionRejected(this.topic, 'download');
+        logger.warn(
+          { err, topic: this.topic, version: candidate.version },
+          'version could not be downloaded',
+        );
+        return 'unavailable';
+      }
+    }
+
+    const delivery: Delivery = {
+      version: candidate.version,
+      pinned: candidate.pinned,
+      record: candidate.record,
+      data,
+      source: candidate.source,
+    };
+    let applied = false;
+    for (const subscription of takers) {
+      const outcome = await subscription.deliver(delivery);
+      if (outcome === 'applied') {
+        applied = true;
+        metrics.updateApplied(this.topic, candidate.source);
+      } else if (outcome !== 'closed') {
+        metrics.versionRejected(this.topic, outcome);
+      }
+    }
+    if (!applied) return 'rejected';
+    const previous = this.#current;
+    if (!previous || delivery.version > previous.version || delivery.pinned) {
+      this.#current = delivery;
+      if (delivery.version !== previous?.version) await this.#persist(delivery);
+    }
+    logger.info(
+      { topic: this.topic, version: delivery.version, pinned: delivery.pinned, source: delivery.source },
+      'version applied',
+    );
+    return 'applied';
+  }
+
+  async #persist(delivery: Delivery): Promise<void> {
+    const cache = this.#deps.diskCache;
+    if (!cache || delivery.source === 'disk-cache') return;
+    try {
+      await cache.write({
+        record: delivery.record,
+        pinned: delivery.pinned,
+        data: delivery.data,
+        savedAt: this.#deps.clock.now(),
+      });
+    } catch (err) {
+      // The version is applied either way; only a later cold start without the service would miss it.
+      this.#deps.logger.warn({ err, topic: this.topic }, 'disk cache write failed');
+    }
+  }
+
+  async #olderVisible(below: number, signal: AbortSignal): Promise<VersionRecord[]> {
+    const { transport, identity, historyDepth, logger } = this.#deps;
+    let records: VersionRecord[];
+    try {
+      // Versions invisible to this node are skipped, so ask for more than the depth.
+      records = await transport.history(this.topic, below, Math.min(1000, historyDepth * 10), signal);
+    } catch (err) {
+      logger.warn({ err, topic: this.topic }, 'history unavailable: no older version to try');
+      return [];
+    }
+    return records
+      .filter((r) => r.version < below && r.committedAt !== undefined && visibleTo(r, identity))
+      .sort((a, b) => b.version - a.version)
+      .slice(0, historyDepth);
+  }
+
+  #serialized<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.#tail.then(task, task);
+    this.#tail = run.catch(() => undefined);
+    return run;
+  }
+}
+
+function visibleTo(record: VersionRecord, identity: Identity): boolean {
+  return record.scopes.some((s) => {
+    try {
+      return scopeMatches(scopeFromCanonical(s.scope), identity);
+    } catch {
+      return false;
+    }
+  });
+}
