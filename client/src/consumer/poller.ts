@@ -44,8 +44,8 @@ class Superseded extends Error {}
  * - interval mode: the wait is the interval spread by ±jitter;
  * - long-poll mode: the next request goes out at once and the server holds it until something changes;
  *   a request that includes a topic never polled before does not wait (a starting subscription learns at
- *   once whether there is a version for it), and an answer that changed nothing falls back to the
- *   interval, so a version every subscriber refuses cannot turn the loop into a busy loop;
+ *   once whether there is a version for it), and answers that change nothing back off (capped at the
+ *   interval), so a version every subscriber refuses cannot turn the loop into a busy loop;
  * - a failed poll is retried after a capped, jittered exponential backoff, never longer than the
  *   interval, so the client is back within one interval of the service returning.
  *
@@ -62,6 +62,8 @@ export class Poller {
   #lastSuccessAt: number | undefined;
   readonly #polledTopics = new Set<string>();
   #pokeAfterInflight = false;
+  /** Consecutive long-poll answers that changed nothing and came back early. */
+  #idleStreak = 0;
 
   constructor(options: PollerOptions, hooks: PollerHooks) {
     this.#o = options;
@@ -203,11 +205,18 @@ export class Poller {
       return 0;
     }
     if (o.mode === 'interval') return interval();
-    if (progress) return 0;
-    if (waitMs === undefined) return updateCount === 0 ? 0 : interval();
-    // An empty answer well before the wait ended: a server that does not hold (or is draining).
-    if (updateCount === 0 && elapsed >= waitMs / 2) return 0;
-    return interval();
+    const heldToTheEnd = waitMs !== undefined && elapsed >= waitMs / 2;
+    if (progress || (updateCount === 0 && (waitMs === undefined || heldToTheEnd))) {
+      this.#idleStreak = 0;
+      return 0;
+    }
+    // Answered at once with nothing this node could use: a version every subscriber refused (the server
+    // keeps offering it, since the node honestly reports the version it still runs), or an early empty
+    // answer (a draining server). Back off, as after a failure, up to the interval: no busy loop, yet a
+    // fixed version published soon after is still picked up quickly.
+    const delay = Math.min(interval(), o.backoff(this.#idleStreak));
+    this.#idleStreak += 1;
+    return delay;
   }
 
   #stop(): void {

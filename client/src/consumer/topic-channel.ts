@@ -145,9 +145,10 @@ export class TopicChannel {
     if (candidate.version === this.#corrupt && !candidate.data) return 'unchanged';
 
     let data = candidate.data;
+    let from = candidate.source as string;
     if (!data) {
       try {
-        data = (await this.#deps.downloader.download(candidate.record, signal)).data;
+        ({ data, source: from } = await this.#deps.downloader.download(candidate.record, signal));
       } catch (err) {
         if (signal.aborted) return 'unavailable';
         if (err instanceof IntegrityError) {
@@ -192,7 +193,13 @@ export class TopicChannel {
       if (delivery.version !== previous?.version) await this.#persist(delivery);
     }
     logger.info(
-      { topic: this.topic, version: delivery.version, pinned: delivery.pinned, source: delivery.source },
+      {
+        topic: this.topic,
+        version: delivery.version,
+        pinned: delivery.pinned,
+        source: delivery.source,
+        from,
+      },
       'version applied',
     );
     return 'applied';

@@ -140,11 +140,18 @@ describe('poll scheduling', () => {
     expect(b.current()).toBe('b4');
   });
 
-  it('a long-poll answer that changes nothing falls back to the interval instead of spinning', async () => {
+  it('long-poll answers that change nothing back off up to the interval instead of spinning', async () => {
     const clock = new ManualClock();
     const transport = new FakeTransport();
     transport.setTarget(record('a.routes', 1, 'a1'));
-    const c = client(transport, { clock, pollMode: 'long-poll', random: () => 0 });
+    const c = client(transport, {
+      clock,
+      pollMode: 'long-poll',
+      random: () => 0.999,
+      retryBaseMs: 1_000,
+      pollIntervalMs: 3_000,
+      pollJitter: 0,
+    });
     const seen: number[] = [];
     c.subscribe('a.routes', (v) => {
       seen.push(v);
@@ -155,13 +162,25 @@ describe('poll scheduling', () => {
     await advance(clock, 0);
     transport.setTarget(record('a.routes', 2, 'a2'));
     await settle(); // the held request is answered with v2, which the listener refuses
-    const count = transport.requests.length;
-    await advance(clock, 0);
-    await advance(clock, 1_000);
-    expect(transport.requests.length, 'no immediate re-poll after a refused version').toBe(count);
-    await advance(clock, 27_000);
-    expect(transport.requests.length).toBe(count + 1);
+
+    // The server keeps answering v2 at once (the node still runs v1); the gaps grow: ~1 s, ~2 s, then 3 s.
+    const gaps: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const before = transport.requests.length;
+      const from = clock.now();
+      while (transport.requests.length === before) await advance(clock, 1);
+      gaps.push(clock.now() - from);
+    }
+    expect(gaps).toEqual([999, 1_998, 3_000, 3_000]);
     expect(seen).toEqual([1, 2]);
+
+    // A fixed version: applied, and long-polling resumes at once.
+    transport.setTarget(record('a.routes', 3, 'a3'));
+    while (!seen.includes(3)) await advance(clock, 1);
+    const before = transport.requests.length;
+    await advance(clock, 0);
+    expect(transport.requests.length).toBe(before + 1);
+    expect(transport.heldCount).toBe(1);
   });
 });
 
