@@ -74,8 +74,8 @@ export class RedisChangeBus implements ChangeBus {
     this.#logger = (deps.logger ?? pino({ level: 'silent' })).child({ component: 'redis-change-bus' });
     this.#publisher = openRedis({ connection: parsed, role: 'bus-pub', logger: this.#logger });
     this.#subscriber = openRedis({ connection: parsed, role: 'bus-sub', logger: this.#logger });
-    // Subscribing on every 'ready' (first connection and each reconnection) restores the subscription
-    // even when Redis was down at startup, which ioredis's own auto-resubscribe does not cover.
+    // Subscribing on every 'ready' (first connection and each reconnection) restores the subscription,
+    // also when Redis was down at startup, which ioredis's own auto-resubscribe does not cover.
     this.#subscriber.on('ready', () => this.#subscribe());
     this.#subscriber.on('close', () => {
       this.#live = false;

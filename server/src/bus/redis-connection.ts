@@ -62,6 +62,9 @@ export function openRedis(options: OpenRedisOptions): Redis {
     // A command in flight when the connection drops is failed, never replayed after the reconnection.
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,
+    // Subscribers resubscribe themselves on every 'ready' (RedisChangeBus), which also covers a Redis that
+    // was down at startup; ioredis's own resubscription would only duplicate it.
+    autoResubscribe: false,
     retryStrategy: (attempt) => reconnectDelayMs(attempt, connection.maxReconnectDelayMs),
     lazyConnect: false,
   };
