@@ -1,3 +1,4 @@
+export { CASSANDRA_DC_ENV, CASSANDRA_URL_ENV, type CassandraService, startCassandra } from './cassandra.js';
 export { freePort } from './free-port.js';
 export { REDIS_URL_ENV, type RedisService, startRedis } from './redis.js';
 export {

@@ -1,0 +1,517 @@
+import { randomBytes } from 'node:crypto';
+import {
+  ClosedError,
+  ConflictError,
+  type PinEvent,
+  type PinRecord,
+  type PublishScope,
+  parseOrThrow,
+  type ScopedPublish,
+  TopicNotFoundError,
+  type TopicRecord,
+  VersionNotFoundError,
+  type VersionRecord,
+} from '@meshpress/client';
+import { Client, types } from 'cassandra-driver';
+import { z } from 'zod';
+import type {
+  ConfigStore,
+  TopicSnapshotData,
+  TopicSpec,
+  VersionDraft,
+  VersionPage,
+} from '../config-store.js';
+import { toMeshpressError } from './cassandra-errors.js';
+import { migrate, requireCurrentSchema } from './migrate.js';
+import {
+  type CassandraConfigStoreOptions,
+  type ParsedCassandraConfigStoreOptions,
+  parseCassandraConfigStoreOptions,
+} from './options.js';
+import {
+  commitOf,
+  latestOf,
+  pinEventFromRow,
+  pinFromRow,
+  sameVersionContent,
+  scopeFromRow,
+  topicColumns,
+  topicFromRow,
+  versionFromRow,
+  versionValues,
+} from './rows.js';
+import { CqlSession } from './session.js';
+import { type Cql, cqlFor, TOPIC_INDEX_BUCKET } from './statements.js';
+import { VersionAllocator } from './version-allocator.js';
+
+const limitSchema = z.number().int().min(1);
+const topicPageSchema = z.object({ after: z.string().optional(), limit: limitSchema });
+const versionPageSchema = z.object({ before: z.number().int().optional(), limit: limitSchema });
+
+/** Version numbers are CQL `int`s. */
+const MAX_INT = 2_147_483_647;
+/** Statements per batch when attaching many scopes at once (keeps batches under the size warning). */
+const SCOPE_BATCH = 100;
+
+/**
+ * ConfigStore on Apache Cassandra (distributed mode): every server instance shares one keyspace. Tables and
+ * their reasons are in migrations.ts and docs/cassandra.md. Reads and writes run at LOCAL_QUORUM by
+ * default, so an instance reads what any instance of its data center wrote before; the few
+ * compare-and-set steps (topic creation, version allocation, the commit marker) are lightweight
+ * transactions at SERIAL. A publish is a sequence of single-partition writes in a fixed order (allocate,
+ * record, scopes, commit marker last): readers only ever serve versions whose marker exists, so a crash
+ * or a replica that lags at any step exposes nothing incomplete.
+ */
+export class CassandraConfigStore implements ConfigStore {
+  readonly #client: Client;
+  readonly #session: CqlSession;
+  readonly #cql: Cql;
+  readonly #allocator: VersionAllocator;
+  readonly #abort = new AbortController();
+  readonly #inFlight = new Set<Promise<unknown>>();
+  /** Node part of pin event ids, random per instance so that two instances never mint the same id. */
+  readonly #eventNode = randomBytes(6);
+  readonly #eventClock = randomBytes(2);
+  #eventTicks = 0;
+  #closed = false;
+  #closing: Promise<void> | undefined;
+
+  private constructor(client: Client, options: ParsedCassandraConfigStoreOptions) {
+    this.#client = client;
+    this.#session = new CqlSession(client, options.consistency, options.serialConsistency);
+    this.#cql = cqlFor(options.keyspace);
+    this.#allocator = new VersionAllocator({
+      session: this.#session,
+      cql: this.#cql,
+      clock: options.clock,
+      signal: this.#abort.signal,
+    });
+  }
+
+  /**
+   * Connects and, unless `migrate: false`, creates the keyspace when missing and applies pending
+   * migrations. Rejects with ValidationError on bad options, UnavailableError when no node answers (or,
+   * with `migrate: false`, while the schema is not current).
+   */
+  static async open(options: CassandraConfigStoreOptions): Promise<CassandraConfigStore> {
+    const parsed = parseCassandraConfigStoreOptions(options);
+    const client = await connect(parsed);
+    try {
+      const store = new CassandraConfigStore(client, parsed);
+      if (parsed.migrate) await migrate(store.#session, parsed);
+      else await requireCurrentSchema(store.#session, parsed.keyspace);
+      return store;
+    } catch (error) {
+      await client.shutdown().catch(() => undefined);
+      throw toMeshpressError(error);
+    }
+  }
+
+  /**
+   * Only the schema: creates the keyspace when missing and applies pending migrations, then disconnects.
+   * For a deploy step that runs before instances opened with `migrate: false`. Returns the versions applied.
+   */
+  static async migrate(options: CassandraConfigStoreOptions): Promise<number[]> {
+    const parsed = parseCassandraConfigStoreOptions(options);
+    const client = await connect(parsed);
+    try {
+      return await migrate(new CqlSession(client, parsed.consistency, parsed.serialConsistency), parsed);
+    } catch (error) {
+      throw toMeshpressError(error);
+    } finally {
+      await client.shutdown().catch(() => undefined);
+    }
+  }
+
+  putTopic(spec: TopicSpec, now: number): Promise<{ topic: TopicRecord; created: boolean }> {
+    return this.#run(async () => {
+      const { session, cql } = this.#parts();
+      const c = topicColumns(spec, now);
+      // Not idempotent: a resend after an applied first try would report `created: false`.
+      const inserted = await session.execute(
+        cql.topicInsert,
+        [spec.name, c.retentionMaxVersions, c.retentionMaxAgeDays, c.kind, c.description, c.now, c.now],
+        { idempotent: false },
+      );
+      const index = () =>
+        session.execute(cql.topicIndexInsert, [TOPIC_INDEX_BUCKET, spec.name], { idempotent: true });
+      if (inserted.wasApplied()) {
+        await Promise.all([index(), session.execute(cql.counterCreate, [spec.name], { idempotent: true })]);
+        return { created: true, topic: topicRecord(spec, now, now, 0) };
+      }
+      // The transaction that did not apply returns the row as it stands.
+      const createdAt = inserted.first().get('created_at') as Date;
+      const [, , counter] = await Promise.all([
+        session.execute(
+          cql.topicUpdate,
+          [c.retentionMaxVersions, c.retentionMaxAgeDays, c.kind, c.description, c.now, spec.name, createdAt],
+          { idempotent: true },
+        ),
+        // Also heals a listing entry that a creation cut short never wrote.
+        index(),
+        session.execute(cql.counterGet, [spec.name], { idempotent: true }),
+      ]);
+      return {
+        created: false,
+        topic: topicRecord(spec, createdAt.getTime(), now, latestOf(counter.first()) ?? 0),
+      };
+    });
+  }
+
+  getTopic(name: string): Promise<TopicRecord | undefined> {
+    return this.#run(() => this.#readTopic(name));
+  }
+
+  listTopics(options: { after?: string | undefined; limit: number }): Promise<TopicRecord[]> {
+    return this.#run(async () => {
+      const { after, limit } = parseOrThrow(topicPageSchema, options, 'topic page options');
+      const { session, cql } = this.#parts();
+      // Every topic name is non-empty, so '' sorts before all of them.
+      const names = await session.all(cql.topicIndexPage, [
+        TOPIC_INDEX_BUCKET,
+        after ?? '',
+        Math.min(limit, MAX_INT),
+      ]);
+      const topics = await Promise.all(names.map((row) => this.#readTopic(row.get('name') as string)));
+      return topics.filter((topic): topic is TopicRecord => topic !== undefined);
+    });
+  }
+
+  allocateVersion(topic: string): Promise<number> {
+    return this.#run(() => this.#allocator.allocate(topic));
+  }
+
+  writeVersion(draft: VersionDraft): Promise<void> {
+    return this.#run(async () => {
+      const { session, cql } = this.#parts();
+      const [counter, existing] = await Promise.all([
+        session.execute(cql.counterGet, [draft.topic], { idempotent: true }),
+        session.execute(cql.versionGet, [draft.topic, draft.version], { idempotent: true }),
+      ]);
+      const latest = latestOf(counter.first());
+      if (latest === undefined && !(await this.#topicExists(draft.topic)))
+        throw new TopicNotFoundError(draft.topic);
+      // A number never allocated would later be handed out again by allocateVersion.
+      if (!Number.isInteger(draft.version) || draft.version < 1 || draft.version > (latest ?? 0))
+        throw new ConflictError(`version ${draft.version} of topic '${draft.topic}' has not been allocated`, {
+          topic: draft.topic,
+          version: draft.version,
+        });
+      const row = existing.first();
+      if (row) {
+        // Versions are immutable: a retry of the same write is harmless, a different one is refused.
+        if (sameVersionContent(row, draft)) return;
+        throw new ConflictError(`version ${draft.version} of topic '${draft.topic}' was already written`, {
+          topic: draft.topic,
+          version: draft.version,
+        });
+      }
+      await session.execute(cql.versionInsert, versionValues(draft), { idempotent: true });
+    });
+  }
+
+  addScopes(topic: string, version: number, scopes: readonly string[], now: number): Promise<void> {
+    return this.#run(async () => {
+      const { session, cql } = this.#parts();
+      const [, existing] = await Promise.all([
+        this.#requireVersion(topic, version),
+        session.all(cql.scopesOfVersion, [topic, version]),
+      ]);
+      // Only scopes not attached yet, so each keeps the time it was first added.
+      const attached = new Set(existing.map((row) => row.get('scope') as string));
+      const fresh = [...new Set(scopes)].filter((scope) => !attached.has(scope));
+      const addedAt = new Date(now);
+      for (let i = 0; i < fresh.length; i += SCOPE_BATCH) {
+        await session.batch(
+          fresh.slice(i, i + SCOPE_BATCH).map((scope) => ({
+            query: cql.scopeInsert,
+            params: [topic, version, scope, addedAt],
+          })),
+          { idempotent: true },
+        );
+      }
+    });
+  }
+
+  commitVersion(topic: string, version: number, now: number): Promise<void> {
+    return this.#run(async () => {
+      const { session, cql } = this.#parts();
+      await this.#requireVersion(topic, version);
+      // IF NOT EXISTS keeps the first commit time; a resend finds the marker and changes nothing.
+      await session.execute(cql.commitInsert, [topic, version, new Date(now)], { idempotent: true });
+    });
+  }
+
+  getVersion(topic: string, version: number): Promise<VersionRecord | undefined> {
+    return this.#run(async () => {
+      if (!isStorableVersion(version)) return undefined;
+      const { session, cql } = this.#parts();
+      const [record, scopes, commit] = await Promise.all([
+        session.execute(cql.versionGet, [topic, version], { idempotent: true }),
+        session.all(cql.scopesOfVersion, [topic, version]),
+        session.execute(cql.commitGet, [topic, version], { idempotent: true }),
+      ]);
+      const row = record.first();
+      return row ? versionFromRow(row, scopes.map(scopeFromRow), commitOf(commit.first())) : undefined;
+    });
+  }
+
+  listVersions(topic: string, options: { before?: number | undefined; limit: number }): Promise<VersionPage> {
+    return this.#run(async () => {
+      const { before, limit } = parseOrThrow(versionPageSchema, options, 'version page options');
+      if (before !== undefined && before <= 1) return { versions: [] };
+      const { session, cql } = this.#parts();
+      // One marker more than asked tells whether another page exists.
+      const fetch = Math.min(limit, MAX_INT - 1) + 1;
+      const markers =
+        before === undefined || before > MAX_INT
+          ? await session.all(cql.commitPage, [topic, fetch])
+          : await session.all(cql.commitPageBefore, [topic, before, fetch]);
+      const page = markers.slice(0, limit).map((row) => ({
+        version: row.get('version') as number,
+        committedAt: commitOf(row),
+      }));
+      const newest = page[0];
+      const oldest = page.at(-1);
+      if (!newest || !oldest) return { versions: [] };
+      // Records and scopes of the page's range, read page by page (paging state); uncommitted versions
+      // inside the range are dropped below.
+      const range = [topic, oldest.version, newest.version];
+      const [records, scopeRows] = await Promise.all([
+        session.all(cql.versionRange, range),
+        session.all(cql.scopesOfRange, range),
+      ]);
+      const byVersion = new Map(records.map((row) => [row.get('version') as number, row]));
+      const scopes = new Map<number, PublishScope[]>();
+      for (const scope of scopeRows.map(scopeFromRow)) {
+        const list = scopes.get(scope.version);
+        if (list) list.push(scope);
+        else scopes.set(scope.version, [scope]);
+      }
+      const versions: VersionRecord[] = [];
+      for (const { version, committedAt } of page) {
+        const row = byVersion.get(version);
+        if (row) versions.push(versionFromRow(row, scopes.get(version) ?? [], committedAt));
+      }
+      return { versions, ...(markers.length > limit ? { nextBefore: oldest.version } : {}) };
+    });
+  }
+
+  setPin(topic: string, pin: PinRecord): Promise<void> {
+    return this.#run(async () => {
+      const { session, cql } = this.#parts();
+      if (!(await this.#topicExists(topic))) throw new TopicNotFoundError(topic);
+      const at = new Date(pin.setAt);
+      // One partition key in both tables: one mutation, so the pin and its history entry land together.
+      // The event id is fixed before sending, so a resend writes the same entry again.
+      await session.batch(
+        [
+          { query: cql.pinUpsert, params: [topic, pin.scope, pin.version, pin.reason, pin.author, at] },
+          {
+            query: cql.pinEventInsert,
+            params: [topic, this.#eventId(at), pin.scope, pin.version, pin.reason, pin.author, at],
+          },
+        ],
+        { idempotent: true },
+      );
+    });
+  }
+
+  removePin(
+    topic: string,
+    scope: string,
+    event: { author: string; reason: string; at: number },
+  ): Promise<boolean> {
+    return this.#run(async () => {
+      const { session, cql } = this.#parts();
+      const [exists, pin] = await Promise.all([
+        this.#topicExists(topic),
+        session.execute(cql.pinGet, [topic, scope], { idempotent: true }),
+      ]);
+      if (!exists) throw new TopicNotFoundError(topic);
+      // Read, then delete: two instances removing the same pin at once may both record a removal, which
+      // is harmless; a lightweight transaction here would mix with the plain writes of setPin.
+      if (pin.rowLength === 0) return false;
+      const at = new Date(event.at);
+      await session.batch(
+        [
+          { query: cql.pinDelete, params: [topic, scope] },
+          {
+            query: cql.pinEventInsert,
+            params: [topic, this.#eventId(at), scope, null, event.reason, event.author, at],
+          },
+        ],
+        { idempotent: true },
+      );
+      return true;
+    });
+  }
+
+  listPins(topic: string): Promise<PinRecord[]> {
+    return this.#run(async () => {
+      const { session, cql } = this.#parts();
+      return (await session.all(cql.pinList, [topic])).map(pinFromRow);
+    });
+  }
+
+  pinHistory(topic: string): Promise<PinEvent[]> {
+    return this.#run(async () => {
+      const { session, cql } = this.#parts();
+      return (await session.all(cql.pinEvents, [topic])).map(pinEventFromRow);
+    });
+  }
+
+  loadTopicSnapshot(topic: string): Promise<TopicSnapshotData | undefined> {
+    return this.#run(async () => {
+      const { session, cql } = this.#parts();
+      const [record, pins, scopes, commits] = await Promise.all([
+        this.#readTopic(topic),
+        session.all(cql.pinList, [topic]),
+        session.all(cql.scopesOfTopic, [topic]),
+        session.all(cql.commitsOfTopic, [topic]),
+      ]);
+      if (!record) return undefined;
+      const committed = new Map<number, number>();
+      for (const row of commits) {
+        const at = commitOf(row);
+        if (at !== undefined) committed.set(row.get('version') as number, at);
+      }
+      const publishes: ScopedPublish[] = [];
+      for (const scope of scopes.map(scopeFromRow)) {
+        const committedAt = committed.get(scope.version);
+        // Scopes of versions without their commit marker are not publishes (yet).
+        if (committedAt !== undefined)
+          publishes.push({
+            version: scope.version,
+            scope: scope.scope,
+            visibleAt: Math.max(scope.addedAt, committedAt),
+          });
+      }
+      publishes.sort(
+        (a, b) =>
+          a.version - b.version ||
+          a.visibleAt - b.visibleAt ||
+          (a.scope < b.scope ? -1 : a.scope > b.scope ? 1 : 0),
+      );
+      return { topic: record, pins: pins.map(pinFromRow), publishes };
+    });
+  }
+
+  /** Idempotent. Calls already running finish (queued allocations fail); later ones get ClosedError. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#closed = true;
+      this.#abort.abort();
+      await Promise.allSettled([...this.#inFlight]);
+      await this.#client.shutdown();
+    })();
+    return this.#closing;
+  }
+
+  #parts(): { session: CqlSession; cql: Cql } {
+    return { session: this.#session, cql: this.#cql };
+  }
+
+  async #readTopic(name: string): Promise<TopicRecord | undefined> {
+    const [topic, counter] = await Promise.all([
+      this.#session.execute(this.#cql.topicGet, [name], { idempotent: true }),
+      this.#session.execute(this.#cql.counterGet, [name], { idempotent: true }),
+    ]);
+    const row = topic.first();
+    return row ? topicFromRow(row, latestOf(counter.first()) ?? 0) : undefined;
+  }
+
+  async #topicExists(name: string): Promise<boolean> {
+    return (await this.#session.execute(this.#cql.topicExists, [name], { idempotent: true })).rowLength > 0;
+  }
+
+  /** Resolves when the version has a record; else TopicNotFoundError or VersionNotFoundError. */
+  async #requireVersion(topic: string, version: number): Promise<void> {
+    const found =
+      isStorableVersion(version) &&
+      (await this.#session.execute(this.#cql.versionExists, [topic, version], { idempotent: true }))
+        .rowLength > 0;
+    if (found) return;
+    if (!(await this.#topicExists(topic))) throw new TopicNotFoundError(topic);
+    throw new VersionNotFoundError(topic, version);
+  }
+
+  /**
+   * History entries are ordered by a timeuuid made from the event's own time, so the history reads in
+   * event order whichever instance wrote it; the tick counter keeps this instance's events of one
+   * millisecond in the order they were recorded.
+   */
+  #eventId(at: Date): types.TimeUuid {
+    this.#eventTicks = (this.#eventTicks + 1) % 10_000;
+    return types.TimeUuid.fromDate(at, this.#eventTicks, this.#eventNode, this.#eventClock);
+  }
+
+  /**
+   * Every public call goes through here. The promise handed back already carries the store's own
+   * bookkeeping handler, so a caller that starts several calls and awaits them one after the other never
+   * sees an early failure reported as an unhandled rejection.
+   */
+  #run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#closed) {
+      const rejected = Promise.reject(new ClosedError('config store'));
+      rejected.catch(() => undefined);
+      return rejected;
+    }
+    const call = (async () => {
+      try {
+        return await fn();
+      } catch (error) {
+        throw toMeshpressError(error);
+      }
+    })();
+    this.#inFlight.add(call);
+    const forget = () => this.#inFlight.delete(call);
+    call.then(forget, forget);
+    return call;
+  }
+}
+
+async function connect(options: ParsedCassandraConfigStoreOptions): Promise<Client> {
+  const client = new Client({
+    contactPoints: [...options.contactPoints],
+    localDataCenter: options.localDataCenter,
+    protocolOptions: {
+      port: options.port,
+      ...(options.protocolVersion === undefined ? {} : { maxVersion: options.protocolVersion }),
+    },
+    ...(options.credentials ? { credentials: { ...options.credentials } } : {}),
+    socketOptions: { readTimeout: options.requestTimeoutMs, connectTimeout: options.connectTimeoutMs },
+    queryOptions: { consistency: options.consistency, serialConsistency: options.serialConsistency },
+  });
+  try {
+    await client.connect();
+    return client;
+  } catch (error) {
+    await client.shutdown().catch(() => undefined);
+    throw toMeshpressError(error);
+  }
+}
+
+function isStorableVersion(version: number): boolean {
+  return Number.isInteger(version) && version >= 1 && version <= MAX_INT;
+}
+
+function topicRecord(
+  spec: TopicSpec,
+  createdAt: number,
+  updatedAt: number,
+  latestVersion: number,
+): TopicRecord {
+  return {
+    name: spec.name,
+    retention: {
+      ...(spec.retention.maxVersions === undefined ? {} : { maxVersions: spec.retention.maxVersions }),
+      ...(spec.retention.maxAgeDays === undefined ? {} : { maxAgeDays: spec.retention.maxAgeDays }),
+    },
+    ...(spec.kind === undefined ? {} : { kind: spec.kind }),
+    ...(spec.description === undefined ? {} : { description: spec.description }),
+    latestVersion,
+    createdAt,
+    updatedAt,
+  };
+}

@@ -1,0 +1,58 @@
+import { VERSION_COLUMNS } from './rows.js';
+
+/** The one partition of topic_index (see migrations.ts). */
+export const TOPIC_INDEX_BUCKET = 0;
+
+/**
+ * Every statement the store runs, for one keyspace. All are prepared on first use (CqlSession), and each
+ * reads or writes a single partition: no multi-partition IN, no ALLOW FILTERING, no secondary index.
+ */
+export function cqlFor(ks: string) {
+  return {
+    topicGet: `SELECT * FROM ${ks}.topics WHERE name = ?`,
+    topicExists: `SELECT name FROM ${ks}.topics WHERE name = ?`,
+    topicInsert: `INSERT INTO ${ks}.topics
+      (name, retention_max_versions, retention_max_age_days, kind, description, created_at, updated_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS`,
+    // A lightweight transaction too, so its Paxos ballot orders it after the creating one whatever the
+    // clocks of the instances say. The condition is on created_at, which never changes (UPDATE … IF EXISTS
+    // is not in Cassandra 2.1.0).
+    topicUpdate: `UPDATE ${ks}.topics SET retention_max_versions = ?, retention_max_age_days = ?, kind = ?,
+      description = ?, updated_at = ? WHERE name = ? IF created_at = ?`,
+    topicIndexInsert: `INSERT INTO ${ks}.topic_index (bucket, name) VALUES (?, ?)`,
+    topicIndexPage: `SELECT name FROM ${ks}.topic_index WHERE bucket = ? AND name > ? LIMIT ?`,
+
+    counterGet: `SELECT latest FROM ${ks}.version_counters WHERE topic = ?`,
+    counterCreate: `INSERT INTO ${ks}.version_counters (topic, latest) VALUES (?, 0) IF NOT EXISTS`,
+    counterAdvance: `UPDATE ${ks}.version_counters SET latest = ? WHERE topic = ? IF latest = ?`,
+
+    versionGet: `SELECT * FROM ${ks}.versions WHERE topic = ? AND version = ?`,
+    versionExists: `SELECT version FROM ${ks}.versions WHERE topic = ? AND version = ?`,
+    versionInsert: `INSERT INTO ${ks}.versions (${VERSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    versionRange: `SELECT * FROM ${ks}.versions WHERE topic = ? AND version >= ? AND version <= ?`,
+
+    scopesOfVersion: `SELECT version, scope, added_at FROM ${ks}.version_scopes WHERE topic = ? AND version = ?`,
+    scopesOfRange: `SELECT version, scope, added_at FROM ${ks}.version_scopes
+      WHERE topic = ? AND version >= ? AND version <= ?`,
+    scopesOfTopic: `SELECT version, scope, added_at FROM ${ks}.version_scopes WHERE topic = ?`,
+    scopeInsert: `INSERT INTO ${ks}.version_scopes (topic, version, scope, added_at) VALUES (?, ?, ?, ?)`,
+
+    commitGet: `SELECT committed_at FROM ${ks}.version_commits WHERE topic = ? AND version = ?`,
+    // IF NOT EXISTS: a repeated commit keeps the first committedAt.
+    commitInsert: `INSERT INTO ${ks}.version_commits (topic, version, committed_at) VALUES (?, ?, ?) IF NOT EXISTS`,
+    commitsOfTopic: `SELECT version, committed_at FROM ${ks}.version_commits WHERE topic = ?`,
+    commitPage: `SELECT version, committed_at FROM ${ks}.version_commits WHERE topic = ? LIMIT ?`,
+    commitPageBefore: `SELECT version, committed_at FROM ${ks}.version_commits
+      WHERE topic = ? AND version < ? LIMIT ?`,
+
+    pinList: `SELECT scope, version, reason, author, set_at FROM ${ks}.pins WHERE topic = ?`,
+    pinGet: `SELECT scope FROM ${ks}.pins WHERE topic = ? AND scope = ?`,
+    pinUpsert: `INSERT INTO ${ks}.pins (topic, scope, version, reason, author, set_at) VALUES (?, ?, ?, ?, ?, ?)`,
+    pinDelete: `DELETE FROM ${ks}.pins WHERE topic = ? AND scope = ?`,
+    pinEventInsert: `INSERT INTO ${ks}.pin_events (topic, event_id, scope, version, reason, author, event_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    pinEvents: `SELECT scope, version, reason, author, event_at FROM ${ks}.pin_events WHERE topic = ?`,
+  } as const;
+}
+
+export type Cql = ReturnType<typeof cqlFor>;

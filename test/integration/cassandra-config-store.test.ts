@@ -1,0 +1,315 @@
+import { randomBytes } from 'node:crypto';
+import {
+  InternalError,
+  ManualClock,
+  sha256Hex,
+  systemClock,
+  UnavailableError,
+  ValidationError,
+} from '@meshpress/client';
+import { Client, types } from 'cassandra-driver';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CassandraConfigStore } from '../../server/src/store/cassandra/cassandra-config-store.js';
+import { migrate } from '../../server/src/store/cassandra/migrate.js';
+import { CASSANDRA_MIGRATIONS } from '../../server/src/store/cassandra/migrations.js';
+import {
+  type CassandraConfigStoreOptions,
+  parseReplication,
+} from '../../server/src/store/cassandra/options.js';
+import { CqlSession } from '../../server/src/store/cassandra/session.js';
+import type { VersionDraft } from '../../server/src/store/config-store.js';
+import { configStoreConformance } from '../conformance/config-store.js';
+import { type CassandraService, freePort, startCassandra } from '../support/services/index.js';
+
+const T0 = 1_700_000_000_000;
+
+let cassandra: CassandraService;
+/** A plain driver client for looking behind the store's back and for dropping keyspaces. */
+let admin: Client;
+const keyspaces = new Set<string>();
+
+beforeAll(async () => {
+  cassandra = await startCassandra();
+  admin = new Client({
+    contactPoints: cassandra.contactPoints,
+    localDataCenter: cassandra.localDataCenter,
+    protocolOptions: { port: cassandra.port },
+  });
+  await admin.connect();
+});
+
+afterAll(async () => {
+  // Matters on a shared Cassandra (MESHPRESS_TEST_CASSANDRA_URL); a local daemon goes away whole.
+  for (const keyspace of keyspaces) await admin?.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`);
+  await admin?.shutdown();
+  await cassandra?.stop();
+});
+
+/** A keyspace no other run uses, dropped after the file. */
+function freshKeyspace(label: string): string {
+  const keyspace = `mp_${label}_${randomBytes(4).toString('hex')}`;
+  keyspaces.add(keyspace);
+  return keyspace;
+}
+
+function options(
+  keyspace: string,
+  extra: Partial<CassandraConfigStoreOptions> = {},
+): CassandraConfigStoreOptions {
+  return {
+    contactPoints: cassandra.contactPoints,
+    localDataCenter: cassandra.localDataCenter,
+    port: cassandra.port,
+    keyspace,
+    replication: { class: 'SimpleStrategy', replicationFactor: 1 },
+    ...extra,
+  };
+}
+
+// Every factory call (shared store, close tests) opens the same fresh keyspace: later opens find the
+// schema in place, as every server instance after the first does.
+let conformanceKeyspace: string | undefined;
+configStoreConformance('Cassandra', async () => {
+  conformanceKeyspace ??= freshKeyspace('conformance');
+  return { store: await CassandraConfigStore.open(options(conformanceKeyspace)) };
+});
+
+function draft(topic: string, version: number): VersionDraft {
+  const data = new TextEncoder().encode(`${topic} v${version}`);
+  return {
+    topic,
+    version,
+    metadata: { build: `b${version}` },
+    pointer: { kind: 'direct', data },
+    size: data.byteLength,
+    sha256: sha256Hex(data),
+    contentType: 'text/plain',
+    publisher: 'ci',
+    createdAt: T0 + version,
+  };
+}
+
+async function publish(store: CassandraConfigStore, topic: string, at: number): Promise<number> {
+  const version = await store.allocateVersion(topic);
+  await store.writeVersion(draft(topic, version));
+  await store.addScopes(topic, version, ['*'], at);
+  await store.commitVersion(topic, version, at);
+  return version;
+}
+
+describe('CassandraConfigStore', () => {
+  describe('schema', () => {
+    it('creates the keyspace with the configured replication and records each migration once', async () => {
+      const keyspace = freshKeyspace('schema');
+      const first = await CassandraConfigStore.open(options(keyspace, { clock: new ManualClock(T0) }));
+      await first.putTopic({ name: 'mesh.prod.routes', retention: {} }, T0);
+      await first.close();
+      // A reopen, as after a restart or by a second instance, applies nothing and keeps the data.
+      const second = await CassandraConfigStore.open(options(keyspace, { clock: new ManualClock(T0 + 5) }));
+      try {
+        expect((await second.getTopic('mesh.prod.routes'))?.createdAt).toBe(T0);
+      } finally {
+        await second.close();
+      }
+
+      const applied = await admin.execute(
+        `SELECT version, name, applied_at FROM ${keyspace}.schema_migrations`,
+      );
+      expect(
+        applied.rows.map((r) => [r.get('version'), r.get('name'), (r.get('applied_at') as Date).getTime()]),
+      ).toEqual([[1, 'initial', T0]]);
+      const replication = await admin.execute(
+        'SELECT strategy_class, strategy_options FROM system.schema_keyspaces WHERE keyspace_name = ?',
+        [keyspace],
+        { prepare: true },
+      );
+      const row = replication.first();
+      // Cassandra 2.1 keeps keyspaces in system.schema_keyspaces; newer versions have system_schema.
+      if (row) {
+        expect(row.get('strategy_class')).toMatch(/SimpleStrategy$/);
+        expect(JSON.parse(row.get('strategy_options') as string)).toEqual({ replication_factor: '1' });
+      }
+    });
+
+    it('applies later migrations in order, exactly once, even after one was cut short', async () => {
+      const keyspace = freshKeyspace('history');
+      const session = new CqlSession(admin, types.consistencies.localQuorum, types.consistencies.serial);
+      // The system clock: an instance waiting for the migration lock polls on it.
+      const base = { keyspace, replication: parseReplication('SimpleStrategy:1'), clock: systemClock };
+      expect(await migrate(session, base)).toEqual([1]);
+
+      const history = [
+        ...CASSANDRA_MIGRATIONS,
+        {
+          version: 2,
+          name: 'topic owner',
+          statements: (ks: string) => [`ALTER TABLE ${ks}.topics ADD owner text`],
+        },
+        {
+          version: 3,
+          name: 'topic labels',
+          statements: (ks: string) => [
+            `CREATE TABLE IF NOT EXISTS ${ks}.topic_labels (topic text PRIMARY KEY, label text)`,
+          ],
+        },
+      ];
+      // Instances upgraded together: the lock lets exactly one of them apply each migration.
+      const together = await Promise.all([
+        migrate(session, { ...base, migrations: history }),
+        migrate(session, { ...base, migrations: history }),
+      ]);
+      expect(together.flat().sort()).toEqual([2, 3]);
+      expect(await migrate(session, { ...base, migrations: history })).toEqual([]);
+
+      // A crash after migration 2's ALTER but before its record: the re-run finds the column and moves on.
+      await admin.execute(`DELETE FROM ${keyspace}.schema_migrations WHERE version = 2`);
+      expect(await migrate(session, { ...base, migrations: history })).toEqual([2]);
+      await admin.execute(`INSERT INTO ${keyspace}.topics (name, owner) VALUES ('t', 'team-a')`);
+      const versions = await admin.execute(`SELECT version FROM ${keyspace}.schema_migrations`);
+      expect(versions.rows.map((r) => r.get('version') as number).sort()).toEqual([1, 2, 3]);
+    });
+
+    it('lets an instance that does not migrate open only once the schema is current', async () => {
+      const keyspace = freshKeyspace('deploy');
+      const follower = options(keyspace, { migrate: false });
+      await expect(CassandraConfigStore.open(follower)).rejects.toBeInstanceOf(UnavailableError);
+
+      expect(await CassandraConfigStore.migrate(options(keyspace))).toEqual([1]);
+      expect(await CassandraConfigStore.migrate(options(keyspace))).toEqual([]);
+      const store = await CassandraConfigStore.open(follower);
+      try {
+        expect((await store.putTopic({ name: 'mesh.prod.routes', retention: {} }, T0)).created).toBe(true);
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('refuses a keyspace whose schema is newer than this server knows', async () => {
+      const keyspace = freshKeyspace('newer');
+      const store = await CassandraConfigStore.open(options(keyspace));
+      await store.close();
+      await admin.execute(`INSERT INTO ${keyspace}.schema_migrations (version, name) VALUES (99, 'future')`);
+      await expect(CassandraConfigStore.open(options(keyspace))).rejects.toBeInstanceOf(InternalError);
+    });
+  });
+
+  describe('several server instances on one keyspace', () => {
+    let keyspace: string;
+    let a: CassandraConfigStore;
+    let b: CassandraConfigStore;
+
+    beforeAll(async () => {
+      keyspace = freshKeyspace('instances');
+      // As deployed: the first instance creates the schema, the next ones find it.
+      a = await CassandraConfigStore.open(options(keyspace));
+      b = await CassandraConfigStore.open(options(keyspace, { migrate: false }));
+    });
+    afterAll(async () => {
+      await Promise.all([a?.close(), b?.close()]);
+    });
+
+    it("sees the other instance's topics, committed versions and pins", async () => {
+      const topic = 'mesh.prod.inventory.routes';
+      await a.putTopic({ name: topic, retention: { maxVersions: 5 }, kind: 'mesh.routes.v1' }, T0);
+      const v1 = await publish(a, topic, T0 + 10);
+      await a.setPin(topic, {
+        scope: 'app=payments',
+        version: v1,
+        reason: 'hold',
+        author: 'oncall',
+        setAt: T0 + 20,
+      });
+      const v2 = await a.allocateVersion(topic);
+      await a.writeVersion(draft(topic, v2));
+
+      expect(await b.getTopic(topic)).toEqual(await a.getTopic(topic));
+      expect((await b.listTopics({ limit: 10 })).map((t) => t.name)).toEqual([topic]);
+      expect(await b.getVersion(topic, v1)).toEqual(await a.getVersion(topic, v1));
+      // v2 has no commit marker yet: neither instance serves it.
+      expect((await b.listVersions(topic, { limit: 10 })).versions.map((v) => v.version)).toEqual([v1]);
+      expect(await b.loadTopicSnapshot(topic)).toEqual({
+        topic: await a.getTopic(topic),
+        pins: [{ scope: 'app=payments', version: v1, reason: 'hold', author: 'oncall', setAt: T0 + 20 }],
+        publishes: [{ version: v1, scope: '*', visibleAt: T0 + 10 }],
+      });
+
+      // B finishes the publish A started; A sees it.
+      await b.addScopes(topic, v2, ['*'], T0 + 30);
+      await b.commitVersion(topic, v2, T0 + 30);
+      expect((await a.listVersions(topic, { limit: 10 })).versions.map((v) => v.version)).toEqual([v2, v1]);
+      expect(
+        await b.removePin(topic, 'app=payments', { author: 'oncall', reason: 'done', at: T0 + 40 }),
+      ).toBe(true);
+      expect(await a.listPins(topic)).toEqual([]);
+      expect((await a.pinHistory(topic)).map((e) => [e.at, e.version])).toEqual([
+        [T0 + 20, v1],
+        [T0 + 40, undefined],
+      ]);
+    });
+
+    it('never hands out a version number twice across instances allocating at once', async () => {
+      const topic = 'mesh.prod.contended';
+      await a.putTopic({ name: topic, retention: {} }, T0);
+      const perInstance = 40;
+      // Bursts from both instances interleave, so their compare-and-set rounds collide.
+      const bursts = await Promise.all(
+        [a, b, a, b].map((store) =>
+          Promise.all(Array.from({ length: perInstance / 2 }, () => store.allocateVersion(topic))),
+        ),
+      );
+      const numbers = bursts.flat().sort((x, y) => x - y);
+      expect(numbers).toEqual(Array.from({ length: 2 * perInstance }, (_, i) => i + 1));
+      expect((await b.getTopic(topic))?.latestVersion).toBe(2 * perInstance);
+    });
+
+    it('creates a topic exactly once when both instances create it at the same moment', async () => {
+      const topic = 'mesh.prod.raced';
+      const results = await Promise.all([
+        a.putTopic({ name: topic, retention: {} }, T0),
+        b.putTopic({ name: topic, retention: {} }, T0 + 1),
+      ]);
+      expect(results.map((r) => r.created).sort()).toEqual([false, true]);
+      expect((await a.getTopic(topic))?.createdAt).toBe(results.find((r) => r.created)?.topic.createdAt);
+    });
+  });
+
+  describe('options and failures', () => {
+    it('rejects invalid options with ValidationError naming the field', async () => {
+      const bad = CassandraConfigStore.open({ ...options('Not-Valid'), consistency: 'SOMETIMES' } as never);
+      const error = await bad.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(ValidationError);
+      expect((error as ValidationError).issues.map((i) => i.path).sort()).toEqual([
+        'consistency',
+        'keyspace',
+      ]);
+    });
+
+    it('reads replication from its compact text form', () => {
+      expect(parseReplication('SimpleStrategy:3')).toEqual({ class: 'SimpleStrategy', replicationFactor: 3 });
+      expect(parseReplication('NetworkTopologyStrategy:us-east=3, eu-west=2')).toEqual({
+        class: 'NetworkTopologyStrategy',
+        dataCenters: { 'us-east': 3, 'eu-west': 2 },
+      });
+      expect(() => parseReplication('NetworkTopologyStrategy:')).toThrow(ValidationError);
+      expect(() => parseReplication('SimpleStrategy:zero')).toThrow(ValidationError);
+    });
+
+    it('reports a cluster it cannot reach as UnavailableError', async () => {
+      const port = await freePort();
+      const error = await CassandraConfigStore.open({
+        ...options(freshKeyspace('unreachable')),
+        contactPoints: [`127.0.0.1:${port}`],
+        port,
+        connectTimeoutMs: 1_000,
+      }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(UnavailableError);
+      expect((error as UnavailableError).cause).toBeDefined();
+    });
+  });
+});
