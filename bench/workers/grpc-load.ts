@@ -1,0 +1,132 @@
+import * as grpc from '@grpc/grpc-js';
+import { z } from 'zod';
+import { serviceClient } from '../harness/grpc-protos.js';
+import { LatencyRecorder } from '../harness/latency.js';
+import { cpuMeter } from '../harness/proc-stats.js';
+import { serveWorker } from './runtime.js';
+
+/**
+ * gRPC load generator on @grpc/grpc-js: `channels` separate HTTP/2 connections, `concurrency` unary
+ * calls kept in flight across them, messages taken round-robin. The same tool measures the trivial
+ * Greeter/SayHello baseline and meshpress Poll.
+ */
+export const grpcLoadConfigSchema = z.object({
+  target: z.string().min(1),
+  service: z.enum(['hello', 'meshpress']),
+  method: z.string().min(1),
+  messages: z.array(z.record(z.string(), z.unknown())).min(1),
+  channels: z.number().int().min(1).max(64),
+  concurrency: z.number().int().min(1).max(4096),
+  warmupMs: z.number().int().min(0).max(60_000),
+  durationMs: z.number().int().min(100).max(120_000),
+  maxRequests: z.number().int().min(1).max(100_000_000),
+  serverPid: z.number().int().optional(),
+  /** Counts responses whose `field` (an array) is non-empty, e.g. Poll's `updates`. */
+  countNonEmpty: z.string().optional(),
+});
+export type GrpcLoadConfig = z.infer<typeof grpcLoadConfigSchema>;
+
+export interface GrpcLoadResult {
+  readonly requests: number;
+  readonly windowMs: number;
+  readonly requestsPerSecond: number;
+  readonly latencyMs: ReturnType<LatencyRecorder['summary']>;
+  readonly nonEmpty: number;
+  readonly errors: number;
+  readonly errorSamples: string[];
+  readonly loadCpu: number;
+  readonly serverCpu?: number;
+}
+
+async function run(config: GrpcLoadConfig): Promise<GrpcLoadResult> {
+  const Client = serviceClient(config.service);
+  // A local subchannel pool per client: otherwise grpc-js would share one connection among them all.
+  const clients = Array.from(
+    { length: config.channels },
+    () =>
+      new Client(config.target, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }),
+  );
+  await Promise.all(
+    clients.map(
+      (client) =>
+        new Promise<void>((resolve, reject) =>
+          client.waitForReady(Date.now() + 10_000, (err) => (err ? reject(err) : resolve())),
+        ),
+    ),
+  );
+  type UnaryMethod = (
+    message: unknown,
+    callback: (err: grpc.ServiceError | null, response: Record<string, unknown>) => void,
+  ) => void;
+  const call = (client: grpc.Client, message: unknown) =>
+    new Promise<Record<string, unknown>>((resolve, reject) => {
+      const method = (client as unknown as Record<string, UnaryMethod>)[config.method]!;
+      method.call(client, message, (err, response) => (err ? reject(err) : resolve(response)));
+    });
+
+  const latency = new LatencyRecorder();
+  const errorSamples: string[] = [];
+  let errors = 0;
+  let nonEmpty = 0;
+  let completed = 0;
+  let measuring = false;
+  let stopped = false;
+  let next = 0;
+  let windowEnd: (() => void) | undefined;
+
+  const lane = async (index: number) => {
+    const client = clients[index % clients.length]!;
+    while (!stopped) {
+      const message = config.messages[next++ % config.messages.length]!;
+      const started = process.hrtime.bigint();
+      try {
+        const response = await call(client, message);
+        if (!measuring) continue;
+        latency.recordNs(process.hrtime.bigint() - started);
+        if (config.countNonEmpty && (response[config.countNonEmpty] as unknown[] | undefined)?.length)
+          nonEmpty++;
+      } catch (err) {
+        if (!measuring) continue;
+        errors++;
+        if (errorSamples.length < 5) errorSamples.push(String(err));
+      }
+      if (++completed >= config.maxRequests) windowEnd?.();
+    }
+  };
+
+  const lanes = Array.from({ length: config.concurrency }, (_, i) => lane(i));
+  await new Promise((resolve) => setTimeout(resolve, config.warmupMs));
+  completed = 0;
+  measuring = true;
+  const load = cpuMeter(process.pid);
+  const server = config.serverPid === undefined ? undefined : cpuMeter(config.serverPid);
+  const started = performance.now();
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, config.durationMs);
+    windowEnd = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+  });
+  const windowMs = performance.now() - started;
+  const loadCpu = load.stop().coreShare;
+  const serverCpu = server?.stop().coreShare;
+  measuring = false;
+  stopped = true;
+  const requests = completed;
+  await Promise.race([Promise.all(lanes), new Promise((resolve) => setTimeout(resolve, 10_000))]);
+  for (const client of clients) client.close();
+  return {
+    requests,
+    windowMs: Math.round(windowMs),
+    requestsPerSecond: Math.round((requests / windowMs) * 1000),
+    latencyMs: latency.summary(),
+    nonEmpty,
+    errors,
+    errorSamples,
+    loadCpu: Math.round(loadCpu * 100) / 100,
+    ...(serverCpu === undefined ? {} : { serverCpu: Math.round(serverCpu * 100) / 100 }),
+  };
+}
+
+serveWorker(grpcLoadConfigSchema, run);
