@@ -8,6 +8,7 @@ import {
   ClosedError,
   IntegrityError,
   MalformedRequestError,
+  PayloadTooLargeError,
   sha256Hex,
   TopicNotFoundError,
   UnavailableError,
@@ -345,6 +346,23 @@ describe('errors', () => {
     expect(version).toBeInstanceOf(VersionNotFoundError);
     expect((version as VersionNotFoundError).version).toBe(99);
     await expect(admin.publish('pub.missing', 'x')).rejects.toBeInstanceOf(TopicNotFoundError);
+  });
+
+  it("a payload over the server's limit is a PayloadTooLargeError, raw or inside the JSON envelope", async () => {
+    const small = await startTestServer({ maxPayloadBytes: 64 * 1024 });
+    const tight = new MeshpressAdmin({ baseUrl: small.httpUrl });
+    try {
+      await tight.createTopic('pub.limit');
+      const data = randomBytes(100 * 1024);
+      await expect(tight.publish('pub.limit', data)).rejects.toBeInstanceOf(PayloadTooLargeError);
+      await expect(
+        tight.publish('pub.limit', data, { contentType: 'application/json' }),
+      ).rejects.toBeInstanceOf(PayloadTooLargeError);
+      expect((await tight.listVersionsPage('pub.limit')).versions).toEqual([]);
+    } finally {
+      await tight.close();
+      await small.dispose();
+    }
   });
 
   it('a typed topic refuses a payload that is not a document', async () => {

@@ -4,8 +4,10 @@ import { sha256Hex } from '../core/sha256.js';
 import { parseOrThrow } from '../core/validation.js';
 import {
   fromPinView,
+  fromPollUpdateView,
   fromTopicView,
   fromVersionView,
+  type PollUpdate,
   pinView,
   topicView,
   versionView,
@@ -34,6 +36,7 @@ import { adminOptionsSchema, type MeshpressAdminOptions, type ParsedAdminOptions
 import { type PreparedPayload, type PublishPayload, preparePayload } from './payload-input.js';
 import { countingWebStream, ProgressCounter } from './progress.js';
 import {
+  pollView,
   resolveView,
   topicPageView,
   topicWithPinsView,
@@ -336,7 +339,7 @@ export class MeshpressAdmin {
   async download(topic: string, version: number, options: CallOptions = {}): Promise<Download> {
     const { signal } = parseOrThrow(callOptionsSchema, options, 'call options');
     const record = await this.getVersion(topic, version, { signal });
-    return { record, data: await fetchVersionData(this.#rest, this.#s3, record, signal) };
+    return { record, data: await this.payloadOf(record, { signal }) };
   }
 
   /**
@@ -364,6 +367,41 @@ export class MeshpressAdmin {
       scope: target.scope,
       record: target.record ? fromVersionView(target.record) : undefined,
     };
+  }
+
+  /**
+   * One poll as a consumer would make it: the update, if any, of each topic for `identity`. With `waitMs`
+   * the server holds the request until one of the topics changes for it or the wait ends. For operators'
+   * tools (the CLI's watch); proxies use the subscription library, which adds caches and fallbacks.
+   */
+  async poll(
+    identity: ResolveIdentity,
+    topics: readonly { topic: string; currentVersion?: number | undefined }[],
+    options: { waitMs?: number; signal?: AbortSignal } = {},
+  ): Promise<PollUpdate[]> {
+    const who = parseOrThrow(identityInputSchema, identity, 'identity', 'identity');
+    const waitMs = options.waitMs ?? 0;
+    const { body } = await this.#rest.json(
+      {
+        method: 'POST',
+        path: '/v1/poll',
+        json: {
+          identity: who,
+          topics: topics.map((t) => (t.currentVersion === undefined ? { topic: t.topic } : t)),
+          ...(waitMs > 0 ? { waitMs } : {}),
+        },
+        timeoutMs: waitMs + this.#options.timeoutMs,
+        signal: options.signal,
+      },
+      pollView,
+    );
+    return body ? body.updates.map(fromPollUpdateView) : [];
+  }
+
+  /** The payload of a record already read (poll, getVersion), verified against its size and sha256. */
+  async payloadOf(record: VersionRecord, options: CallOptions = {}): Promise<Uint8Array> {
+    const { signal } = parseOrThrow(callOptionsSchema, options, 'call options');
+    return fetchVersionData(this.#rest, this.#s3, record, signal);
   }
 
   /** Aborts calls in flight (they fail with ClosedError) and releases connections. Idempotent. */

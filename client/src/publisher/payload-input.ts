@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { MalformedRequestError, ValidationError } from '../core/errors.js';
 import { parseOrThrow } from '../core/validation.js';
@@ -64,15 +63,21 @@ export async function preparePayload(
     return { data: input, contentType: contentType ?? BYTES_CONTENT_TYPE, form: 'bytes' };
   if ('file' in input) {
     const data = await readPayloadFile(input.file);
-    const guessed = BY_EXTENSION[extname(input.file).toLowerCase()] ?? BYTES_CONTENT_TYPE;
-    return { data, contentType: contentType ?? guessed, form: 'bytes' };
+    return { data, contentType: contentType ?? contentTypeForPath(input.file), form: 'bytes' };
   }
-  if ('yaml' in input) return documentPayload(yamlToJson(input.yaml), contentType);
+  if ('yaml' in input) return documentPayload(await yamlToJson(input.yaml), contentType);
   return documentPayload(input.document, contentType);
 }
 
+/** The content type a file's extension suggests (.json, .yaml/.yml, .txt), else application/octet-stream. */
+export function contentTypeForPath(path: string): string {
+  return BY_EXTENSION[extname(path).toLowerCase()] ?? BYTES_CONTENT_TYPE;
+}
+
 /** Parses YAML text (one document) into the JSON value it describes. */
-export function yamlToJson(text: string): unknown {
+export async function yamlToJson(text: string): Promise<unknown> {
+  // Loaded on first use, so commands that never see YAML start faster.
+  const { parse: parseYaml } = await import('yaml');
   try {
     return parseYaml(text, { prettyErrors: true, uniqueKeys: true });
   } catch (cause) {

@@ -1,4 +1,4 @@
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { Clock } from '../core/clock.js';
 import { ClosedError, IntegrityError, MeshpressError, UnavailableError } from '../core/errors.js';
 import type { S3Location } from '../core/model.js';
@@ -11,6 +11,15 @@ import type { ParsedS3UploadOptions, S3Target } from './s3-options.js';
 /** The content-addressed key of a payload, shared with the server's blob stores. */
 export function blobKey(prefix: string, sha256: string): string {
   return `${prefix}blobs/${sha256}`;
+}
+
+type S3Sdk = typeof import('@aws-sdk/client-s3');
+let sdkLoading: Promise<S3Sdk> | undefined;
+
+/** The SDK is loaded on first use: it takes longer to import than the rest of the client together. */
+function loadSdk(): Promise<S3Sdk> {
+  sdkLoading ??= import('@aws-sdk/client-s3');
+  return sdkLoading;
 }
 
 /**
@@ -103,8 +112,9 @@ export class S3Transfer {
   }
 
   async #get(location: S3Location, abortSignal: AbortSignal): Promise<Uint8Array> {
-    const response = await this.#client(location).send(
-      new GetObjectCommand({ Bucket: location.bucket, Key: location.key }),
+    const sdk = await loadSdk();
+    const response = await this.#client(location, sdk).send(
+      new sdk.GetObjectCommand({ Bucket: location.bucket, Key: location.key }),
       { abortSignal },
     );
     return response.Body ? await response.Body.transformToByteArray() : new Uint8Array(0);
@@ -126,10 +136,11 @@ export class S3Transfer {
     signal: AbortSignal | undefined,
   ): Promise<void> {
     const location = { region: target.region, bucket: target.bucket, key };
-    const client = this.#client(location);
+    const sdk = await loadSdk();
+    const client = this.#client(location, sdk);
     const abortSignal = this.#signal(signal);
     try {
-      const head = await client.send(new HeadObjectCommand({ Bucket: target.bucket, Key: key }), {
+      const head = await client.send(new sdk.HeadObjectCommand({ Bucket: target.bucket, Key: key }), {
         abortSignal,
       });
       if (head.ContentLength === data.byteLength) {
@@ -146,7 +157,7 @@ export class S3Transfer {
       let sent = 0;
       try {
         await client.send(
-          new PutObjectCommand({
+          new sdk.PutObjectCommand({
             Bucket: target.bucket,
             Key: key,
             Body: countingNodeStream(data, (bytes) => {
@@ -177,7 +188,7 @@ export class S3Transfer {
    * pointer published by someone else may name a bucket not configured here, read with the settings of
    * the same region, else of the first bucket.
    */
-  #client(location: S3Location): S3Client {
+  #client(location: S3Location, sdk: S3Sdk): S3Client {
     const buckets = this.#options.buckets;
     const settings =
       buckets.find((b) => b.bucket === location.bucket && b.region === location.region) ??
@@ -187,7 +198,7 @@ export class S3Transfer {
     let client = this.#clients.get(id);
     if (!client) {
       const timeout = this.#options.requestTimeoutMs;
-      client = new S3Client({
+      client = new sdk.S3Client({
         region: location.region,
         ...(settings.endpoint === undefined ? {} : { endpoint: settings.endpoint }),
         ...(settings.forcePathStyle === undefined ? {} : { forcePathStyle: settings.forcePathStyle }),

@@ -1,0 +1,60 @@
+import { z } from 'zod';
+import type { Command } from '../command.js';
+import { parseFlags } from '../flag-parsing.js';
+import { pinJson } from '../views.js';
+import { versionArg } from './args.js';
+
+const pinFlags = z.object({
+  '--scope': z.array(z.string()).max(1, 'give one scope per pin').optional(),
+  '--reason': z.string().optional(),
+});
+
+function flagsOf(ctx: Parameters<Command['run']>[0], command: string) {
+  const flags = parseFlags(pinFlags, { '--scope': ctx.flags.scope, '--reason': ctx.flags.reason }, command);
+  return {
+    ...(flags['--scope']?.[0] === undefined ? {} : { scope: flags['--scope'][0] }),
+    ...(flags['--reason'] === undefined ? {} : { reason: flags['--reason'] }),
+  };
+}
+
+export const pin: Command = {
+  name: 'pin',
+  summary: 'force the identities of a scope (default *: everyone) to a version',
+  synopsis: '<topic> <version>',
+  minArgs: 2,
+  maxArgs: 2,
+  options: ['scope', 'reason'],
+  details:
+    'A pin overrides versions published while it stands, and can move consumers back to an older version.\n' +
+    'Example: meshpress pin mesh.prod.routes 41 --scope region=eu-west-1 --reason "v42 breaks checkout"',
+  async run(ctx) {
+    const record = await ctx
+      .admin()
+      .pin(ctx.args[0]!, versionArg(ctx.args[1]!, this.name), flagsOf(ctx, this.name));
+    if (ctx.json) await ctx.printJson(pinJson(record));
+    else await ctx.print(`pinned ${ctx.args[0]} scope ${record.scope} to version ${record.version}`);
+    return undefined;
+  },
+};
+
+export const unpin: Command = {
+  name: 'unpin',
+  summary: 'remove the pin of a scope (default *)',
+  synopsis: '<topic>',
+  minArgs: 1,
+  maxArgs: 1,
+  options: ['scope', 'reason'],
+  async run(ctx) {
+    const options = flagsOf(ctx, this.name);
+    const { removed } = await ctx.admin().unpin(ctx.args[0]!, options);
+    const scope = options.scope ?? '*';
+    if (ctx.json) await ctx.printJson({ removed });
+    else
+      await ctx.print(
+        removed
+          ? `removed the pin of scope ${scope} on ${ctx.args[0]}`
+          : `no pin on scope ${scope} of ${ctx.args[0]}`,
+      );
+    return undefined;
+  },
+};

@@ -1,0 +1,54 @@
+import type { Readable } from 'node:stream';
+
+/** A writable text/byte sink (process.stdout, process.stderr, or a test double). */
+export interface OutputStream {
+  write(chunk: string | Uint8Array, callback?: (error?: Error | null) => void): boolean;
+  readonly isTTY?: boolean;
+  readonly columns?: number;
+}
+
+/** Everything the CLI touches outside itself, so it can run in-process or as `meshpress`. */
+export interface CliIo {
+  readonly stdin: Readable;
+  readonly stdout: OutputStream;
+  readonly stderr: OutputStream;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly interrupt: Interrupt;
+}
+
+/**
+ * Ctrl-C handling. Commands that stop cleanly on an interrupt (watch) opt in and watch `signal`; for the
+ * others, and for a second Ctrl-C, the process ends at once with status 130.
+ */
+export class Interrupt {
+  readonly #controller = new AbortController();
+  #graceful = false;
+
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  handleGracefully(): void {
+    this.#graceful = true;
+  }
+
+  /** Returns true when the interrupt was handed to the running command; false: exit now. */
+  trigger(): boolean {
+    if (!this.#graceful || this.#controller.signal.aborted) return false;
+    this.#controller.abort(new Error('interrupted'));
+    return true;
+  }
+}
+
+/** Writes and waits until the stream took the bytes (large downloads to a pipe). */
+export function writeFully(stream: OutputStream, chunk: string | Uint8Array): Promise<void> {
+  return new Promise((resolve, reject) => {
+    stream.write(chunk, (error) => (error ? reject(error) : resolve()));
+  });
+}
+
+export async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  return Buffer.concat(chunks);
+}
