@@ -81,7 +81,7 @@ export async function yamlToJson(text: string): Promise<unknown> {
   try {
     return parseYaml(text, { prettyErrors: true, uniqueKeys: true });
   } catch (cause) {
-    const reason = cause instanceof Error ? cause.message.split('\n')[0] : String(cause);
+    const reason = cause instanceof Error ? cause.message.split('\n')[0]!.replace(/:$/, '') : String(cause);
     throw new MalformedRequestError(`the YAML document does not parse: ${reason}`, { cause });
   }
 }
