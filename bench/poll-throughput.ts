@@ -67,21 +67,30 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     const common = { ...window, maxRequests: POLL_LOAD.maxRequests };
     const rest = (origin: string, serverPid: number, requests: Parameters<typeof httpLoad>[0]['requests']) =>
       httpLoad({ origin, requests, serverPid, ...POLL_LOAD.http, ...common });
+    // Each poll carries its app, as a real client does (per-app limits key on it).
     const asRest = (bodies: PollBody[]) =>
-      bodies.map((b) => ({ method: 'POST' as const, path: '/v1/poll', body: JSON.stringify(b) }));
+      bodies.map((b) => ({
+        method: 'POST' as const,
+        path: '/v1/poll',
+        body: JSON.stringify(b),
+        headers: { 'x-meshpress-app': b.identity.app },
+      }));
     const asGrpc = (bodies: PollBody[]) =>
-      bodies.map((b) => ({ identity: b.identity, topics: b.topics, waitMs: 0 }));
+      bodies.map((b) => ({
+        message: { identity: b.identity, topics: b.topics, waitMs: 0 },
+        metadata: { 'x-meshpress-app': b.identity.app },
+      }));
     const grpcRun = (
       target: string,
       serverPid: number,
       service: 'hello' | 'meshpress',
-      messages: Record<string, unknown>[],
+      calls: { message: Record<string, unknown>; metadata?: Record<string, string> }[],
     ) =>
       grpcLoad({
         target,
         service,
         method: service === 'hello' ? 'SayHello' : 'Poll',
-        messages,
+        calls,
         serverPid,
         countNonEmpty: service === 'meshpress' ? 'updates' : undefined,
         ...POLL_LOAD.grpc,
@@ -136,7 +145,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     record(
       'grpc hello-world',
       'grpc',
-      await grpcRun(helloGrpc.match[1]!, helloGrpc.server.pid, 'hello', [{ name: 'bench' }]),
+      await grpcRun(helloGrpc.match[1]!, helloGrpc.server.pid, 'hello', [{ message: { name: 'bench' } }]),
     );
     record(
       'grpc poll, no update',

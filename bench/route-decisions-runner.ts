@@ -1,11 +1,24 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { z } from 'zod';
 import { REPO_ROOT, runToExit } from './harness/processes.js';
-import type { Benchmark, BenchResult, SummaryRow } from './harness/types.js';
+import type { Benchmark, BenchResult } from './harness/types.js';
 
 const SCRIPT = 'bench/route-decisions.ts';
 /** A line a standalone benchmark may print to hand its rows to the harness. */
 export const RESULT_PREFIX = 'BENCH_RESULT ';
+
+const standaloneResultSchema = z.object({
+  rows: z.array(
+    z.object({
+      label: z.string(),
+      goal: z.string(),
+      measured: z.string(),
+      verdict: z.enum(['pass', 'fail', 'info', 'not-run']),
+    }),
+  ),
+  details: z.record(z.string(), z.unknown()).default({}),
+});
 
 /**
  * Runs bench/route-decisions.ts (the mesh snapshot benchmarks, owned by the mesh-documents work) as its
@@ -35,7 +48,10 @@ export const routeDecisions: Benchmark = {
       script: SCRIPT,
       env: ctx.quick ? { BENCH_QUICK: '1' } : {},
       timeoutMs: 5 * 60_000,
-      log: ctx.log,
+      // Its machine-readable line goes into the record, not on screen.
+      log: (line) => {
+        if (!line.includes(RESULT_PREFIX)) ctx.log(line);
+      },
     });
     if (timedOut || code !== 0)
       throw new Error(`${SCRIPT} ${timedOut ? 'timed out' : `exited with ${code}`}`);
@@ -43,13 +59,7 @@ export const routeDecisions: Benchmark = {
       .split('\n')
       .reverse()
       .find((l) => l.startsWith(RESULT_PREFIX));
-    if (line) {
-      const parsed = JSON.parse(line.slice(RESULT_PREFIX.length)) as {
-        rows?: SummaryRow[];
-        details?: Record<string, unknown>;
-      };
-      return { rows: parsed.rows ?? [], details: parsed.details ?? {} };
-    }
+    if (line) return standaloneResultSchema.parse(JSON.parse(line.slice(RESULT_PREFIX.length)));
     return {
       rows: [
         {

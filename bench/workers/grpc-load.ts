@@ -14,7 +14,15 @@ export const grpcLoadConfigSchema = z.object({
   target: z.string().min(1),
   service: z.enum(['hello', 'meshpress']),
   method: z.string().min(1),
-  messages: z.array(z.record(z.string(), z.unknown())).min(1),
+  /** Requests, taken round-robin, each with the metadata to send (e.g. x-meshpress-app). */
+  calls: z
+    .array(
+      z.object({
+        message: z.record(z.string(), z.unknown()),
+        metadata: z.record(z.string(), z.string()).optional(),
+      }),
+    )
+    .min(1),
   channels: z.number().int().min(1).max(64),
   concurrency: z.number().int().min(1).max(4096),
   warmupMs: z.number().int().min(0).max(60_000),
@@ -56,12 +64,20 @@ async function run(config: GrpcLoadConfig): Promise<GrpcLoadResult> {
   );
   type UnaryMethod = (
     message: unknown,
+    metadata: grpc.Metadata,
     callback: (err: grpc.ServiceError | null, response: Record<string, unknown>) => void,
   ) => void;
-  const call = (client: grpc.Client, message: unknown) =>
+  const calls = config.calls.map(({ message, metadata }) => {
+    const m = new grpc.Metadata();
+    for (const [key, value] of Object.entries(metadata ?? {})) m.set(key, value);
+    return { message, metadata: m };
+  });
+  const call = (client: grpc.Client, spec: (typeof calls)[number]) =>
     new Promise<Record<string, unknown>>((resolve, reject) => {
       const method = (client as unknown as Record<string, UnaryMethod>)[config.method]!;
-      method.call(client, message, (err, response) => (err ? reject(err) : resolve(response)));
+      method.call(client, spec.message, spec.metadata, (err, response) =>
+        err ? reject(err) : resolve(response),
+      );
     });
 
   const latency = new LatencyRecorder();
@@ -77,10 +93,10 @@ async function run(config: GrpcLoadConfig): Promise<GrpcLoadResult> {
   const lane = async (index: number) => {
     const client = clients[index % clients.length]!;
     while (!stopped) {
-      const message = config.messages[next++ % config.messages.length]!;
+      const spec = calls[next++ % calls.length]!;
       const started = process.hrtime.bigint();
       try {
-        const response = await call(client, message);
+        const response = await call(client, spec);
         if (!measuring) continue;
         latency.recordNs(process.hrtime.bigint() - started);
         if (config.countNonEmpty && (response[config.countNonEmpty] as unknown[] | undefined)?.length)
