@@ -13,4 +13,38 @@ export * from './fallback/format.js';
 export { DEFAULT_FALLBACK_CACHE_TTL_MS } from './fallback/reader-options.js';
 export * from './fallback/s3-reader.js';
 export * from './fallback/types.js';
+export {
+  type Download,
+  MeshpressAdmin,
+  type ResolveAnswer,
+  type ResolveIdentity,
+  type TopicDetails,
+  type TopicPage,
+  type VersionPage,
+} from './publisher/admin.js';
+export type {
+  CallOptions,
+  PinOptions,
+  PointerPublishOptions,
+  PublishOptions,
+  S3PointerInput,
+  TopicPageOptions,
+  TopicSpec,
+  VersionPageOptions,
+} from './publisher/admin-inputs.js';
+export {
+  adminOptionsSchema,
+  DEFAULT_ADMIN_RETRIES,
+  DEFAULT_ADMIN_TIMEOUT_MS,
+  DEFAULT_PUBLISH_INLINE_LIMIT_BYTES,
+  type MeshpressAdminOptions,
+} from './publisher/admin-options.js';
+export type { PublishPayload } from './publisher/payload-input.js';
+export type { ProgressListener, UploadProgress } from './publisher/progress.js';
+export {
+  DEFAULT_S3_MAX_ATTEMPTS,
+  DEFAULT_S3_UPLOAD_TIMEOUT_MS,
+  type S3UploadOptions,
+  s3UploadOptionsSchema,
+} from './publisher/s3-options.js';
 export * from './wire/rest-views.js';

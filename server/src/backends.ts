@@ -1,21 +1,22 @@
 import { join } from 'node:path';
+import type { Clock } from '@meshpress/client';
+import type { Logger } from 'pino';
 import type { BlobStore } from './blob/blob-store.js';
 import { DirBlobStore } from './blob/dir-blob-store.js';
 import { S3BlobStore } from './blob/s3-blob-store.js';
 import type { ChangeBus } from './bus/change-bus.js';
 import { InProcessChangeBus } from './bus/in-process-bus.js';
+import { RedisChangeBus } from './bus/redis-change-bus.js';
 import type { ServerConfig } from './config.js';
+import type { ConsumerStatusStore } from './consumers/consumer-status-store.js';
+import { MemoryConsumerStatusStore } from './consumers/memory-consumer-status-store.js';
+import { RedisConsumerStatusStore } from './consumers/redis-consumer-status-store.js';
+import { RedisLeadership } from './leadership/redis-leadership.js';
 import type { ConfigStore } from './store/config-store.js';
 import { SqliteConfigStore } from './store/sqlite/sqlite-config-store.js';
 import { InProcessLeadership, type Leadership } from './tasks/leadership.js';
 
-/** The role implementations an instance runs on, chosen by configuration (embedded or distributed). */
-export interface Backends {
-  readonly store: ConfigStore;
-  readonly blobs: BlobStore;
-  readonly bus: ChangeBus;
-  readonly leadership: Leadership;
-}
+/** The implementations of each role, chosen by configuration (embedded or distributed). */
 
 export async function openStore(config: ServerConfig): Promise<ConfigStore> {
   return SqliteConfigStore.open({ path: join(config.dataDir, 'meshpress.db') });
@@ -34,10 +35,42 @@ export function openBlobStore(config: ServerConfig): BlobStore {
   return new DirBlobStore({ root: join(config.dataDir, 'blobs') });
 }
 
-export function openChangeBus(_config: ServerConfig): ChangeBus {
-  return new InProcessChangeBus();
+export function openChangeBus(config: ServerConfig, deps: RedisDeps): ChangeBus {
+  if (!config.redisUrl) return new InProcessChangeBus();
+  return new RedisChangeBus(
+    { url: config.redisUrl, channel: `${config.redisPrefix}:changes`, clientName: deps.instanceId },
+    deps,
+  );
 }
 
-export function openLeadership(_config: ServerConfig): Leadership {
-  return new InProcessLeadership();
+export function openLeadership(config: ServerConfig, deps: RedisDeps): Leadership {
+  if (!config.redisUrl) return new InProcessLeadership();
+  return new RedisLeadership(
+    {
+      url: config.redisUrl,
+      instanceId: deps.instanceId,
+      keyPrefix: `${config.redisPrefix}:task:`,
+      clientName: deps.instanceId,
+    },
+    deps,
+  );
+}
+
+export function openConsumerStatus(config: ServerConfig, deps: RedisDeps): ConsumerStatusStore {
+  if (!config.redisUrl) return new MemoryConsumerStatusStore({ ttlMs: config.consumerStatusTtlMs });
+  return new RedisConsumerStatusStore(
+    {
+      url: config.redisUrl,
+      keyPrefix: `${config.redisPrefix}:consumers:`,
+      ttlMs: config.consumerStatusTtlMs,
+      clientName: deps.instanceId,
+    },
+    deps,
+  );
+}
+
+interface RedisDeps {
+  readonly instanceId: string;
+  readonly clock: Clock;
+  readonly logger: Logger;
 }

@@ -1,5 +1,9 @@
 import { toFieldIssues, ValidationError } from '@meshpress/client';
 import { z } from 'zod';
+import {
+  DEFAULT_CONSUMER_LAG_GRACE_MS,
+  DEFAULT_CONSUMER_STATUS_TTL_MS,
+} from './consumers/consumer-status-store.js';
 import { DEFAULT_REFRESH_INTERVAL_MS } from './core/consumer-cache.js';
 import { DEFAULT_INLINE_LIMIT_BYTES, DEFAULT_MAX_PAYLOAD_BYTES } from './core/service.js';
 import { DEFAULT_FALLBACK_INTERVAL_MS } from './tasks/fallback-writer.js';
@@ -67,6 +71,14 @@ export const serverConfigSchema = z
     s3Prefix: z.string().max(256).optional(),
     fallbackIntervalMs: z.coerce.number().int().min(1_000).default(DEFAULT_FALLBACK_INTERVAL_MS),
     fallbackKey: z.string().min(1).max(512).optional(),
+    /** Distributed mode: Redis for change notification, task leadership and consumer status. */
+    redisUrl: z
+      .string()
+      .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+      .optional(),
+    redisPrefix: z.string().min(1).max(100).default('meshpress'),
+    consumerStatusTtlMs: z.coerce.number().int().min(1_000).default(DEFAULT_CONSUMER_STATUS_TTL_MS),
+    consumerLagGraceMs: z.coerce.number().int().min(0).default(DEFAULT_CONSUMER_LAG_GRACE_MS),
   })
   .superRefine((config, ctx) => {
     if (config.blobStore === 's3' && !config.s3Buckets)
@@ -95,6 +107,10 @@ const ENV_NAMES: Record<keyof ServerConfig, string> = {
   s3Prefix: 'MESHPRESS_S3_PREFIX',
   fallbackIntervalMs: 'MESHPRESS_FALLBACK_INTERVAL_MS',
   fallbackKey: 'MESHPRESS_FALLBACK_KEY',
+  redisUrl: 'MESHPRESS_REDIS_URL',
+  redisPrefix: 'MESHPRESS_REDIS_PREFIX',
+  consumerStatusTtlMs: 'MESHPRESS_CONSUMER_STATUS_TTL_MS',
+  consumerLagGraceMs: 'MESHPRESS_CONSUMER_LAG_GRACE_MS',
 };
 
 /** Reads the configuration from environment variables; a ValidationError names each bad variable. */

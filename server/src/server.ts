@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Clock, systemClock } from '@meshpress/client';
 import pino, { type Logger } from 'pino';
-import { openBlobStore, openChangeBus, openLeadership, openStore } from './backends.js';
+import { openBlobStore, openChangeBus, openConsumerStatus, openLeadership, openStore } from './backends.js';
 import type { BlobStore } from './blob/blob-store.js';
 import type { ChangeBus } from './bus/change-bus.js';
 import { parseServerConfig, type ServerConfig } from './config.js';
@@ -57,12 +57,14 @@ export async function startServer(
     parts.logger ??
     pino({ level: config.logLevel, base: { service: 'meshpress' }, redact: ['req.headers.authorization'] });
   const clock = parts.clock ?? systemClock;
+  const instanceId = config.instanceId ?? randomUUID();
+  const deps = { instanceId, clock, logger };
   const store = parts.store ?? (await openStore(config));
   const blobs = parts.blobs ?? openBlobStore(config);
-  const bus = parts.bus ?? openChangeBus(config);
-  const leadership = parts.leadership ?? openLeadership(config);
+  const bus = parts.bus ?? openChangeBus(config, deps);
+  const leadership = parts.leadership ?? openLeadership(config, deps);
+  const consumerStatus = openConsumerStatus(config, deps);
   const metrics = new ServerMetrics({ defaultMetrics: true });
-  const instanceId = config.instanceId ?? randomUUID();
 
   const service = new MeshpressService({
     store,
@@ -77,6 +79,8 @@ export async function startServer(
     inlineLimitBytes: config.inlineLimitBytes,
     maxPayloadBytes: config.maxPayloadBytes,
     refreshIntervalMs: config.refreshIntervalMs,
+    consumerStatus,
+    consumerLagGraceMs: config.consumerLagGraceMs,
   });
 
   let draining = false;
@@ -100,7 +104,13 @@ export async function startServer(
   }).catch(async (err: unknown) => {
     service.close();
     await rest.close();
-    await Promise.allSettled([bus.close(), blobs.close(), store.close()]);
+    await Promise.allSettled([
+      bus.close(),
+      consumerStatus.close(),
+      leadership.close?.(),
+      blobs.close(),
+      store.close(),
+    ]);
     throw err;
   });
 
@@ -127,7 +137,13 @@ export async function startServer(
       const timeout = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownGraceMs).unref());
       await Promise.race([graceful, timeout]);
       await fallbackWriter?.close();
-      await Promise.allSettled([bus.close(), blobs.close(), store.close()]);
+      await Promise.allSettled([
+        bus.close(),
+        consumerStatus.close(),
+        leadership.close?.(),
+        blobs.close(),
+        store.close(),
+      ]);
       logger.info('meshpress stopped');
     })();
     return closing;

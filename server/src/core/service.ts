@@ -3,6 +3,7 @@ import {
   ClosedError,
   type DataPointer,
   GLOBAL_SCOPE,
+  type Identity,
   IntegrityError,
   PayloadTooLargeError,
   type PinRecord,
@@ -19,6 +20,11 @@ import {
 import type { Logger } from 'pino';
 import type { BlobStore } from '../blob/blob-store.js';
 import type { ChangeBus } from '../bus/change-bus.js';
+import {
+  type ConsumerStatus,
+  type ConsumerStatusStore,
+  DEFAULT_CONSUMER_LAG_GRACE_MS,
+} from '../consumers/consumer-status-store.js';
 import type { ServerMetrics } from '../metrics.js';
 import type { ConfigStore, VersionPage } from '../store/config-store.js';
 import { type Action, type Authorizer, allowAll, type Caller } from './caller.js';
@@ -59,6 +65,10 @@ export interface MeshpressServiceOptions {
   readonly inlineLimitBytes?: number;
   readonly maxPayloadBytes?: number;
   readonly refreshIntervalMs?: number;
+  /** Where polls report which version each node runs; none = not tracked. */
+  readonly consumerStatus?: ConsumerStatusStore;
+  /** How long a node may differ from its target before it counts as lagging. */
+  readonly consumerLagGraceMs?: number;
 }
 
 export interface ResolveResult {
@@ -87,6 +97,8 @@ export class MeshpressService {
   readonly #waiters = new WaiterRegistry();
   readonly #unsubscribe: () => void;
   readonly #shutdown = new AbortController();
+  readonly #consumerStatus: ConsumerStatusStore | undefined;
+  readonly #consumerLagGraceMs: number;
 
   constructor(options: MeshpressServiceOptions) {
     this.#store = options.store;
@@ -100,6 +112,8 @@ export class MeshpressService {
     this.#instanceId = options.instanceId;
     this.#inlineLimit = options.inlineLimitBytes ?? DEFAULT_INLINE_LIMIT_BYTES;
     this.#maxPayload = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
+    this.#consumerStatus = options.consumerStatus;
+    this.#consumerLagGraceMs = options.consumerLagGraceMs ?? DEFAULT_CONSUMER_LAG_GRACE_MS;
     this.#cache = new ConsumerCache({
       store: this.#store,
       clock: this.#clock,
@@ -355,6 +369,7 @@ export class MeshpressService {
     };
 
     let updates = await evaluate();
+    this.#reportConsumer(input);
     if (updates.length > 0 || input.waitMs === 0) return this.#served(updates);
 
     const deadline = this.#clock.now() + input.waitMs;
@@ -368,6 +383,15 @@ export class MeshpressService {
     return this.#served(updates);
   }
 
+  /** Which versions the nodes consuming a topic run, and which of them lag behind their target. */
+  async consumers(caller: Caller, input: { topic: string }): Promise<ConsumerStatus> {
+    const { topic } = parseOrThrow(versionRefSchema.pick({ topic: true }), input, 'consumer status request');
+    await this.#authorize(caller, 'topic.read', topic);
+    await this.#requireTopic(topic);
+    if (!this.#consumerStatus) return { topic, distribution: [], lagging: [], total: 0 };
+    return this.#consumerStatus.status(topic, { now: this.#clock.now(), graceMs: this.#consumerLagGraceMs });
+  }
+
   /** Stops accepting polls, releases held long-polls, stops the cache. Stores are closed by their owner. */
   close(): void {
     if (this.#shutdown.signal.aborted) return;
@@ -375,6 +399,25 @@ export class MeshpressService {
     this.#unsubscribe();
     this.#waiters.wakeAll();
     this.#cache.close();
+  }
+
+  /** Notes, per topic, the version this node runs and the one it should run (buffered, never awaited). */
+  #reportConsumer(input: {
+    identity: Identity;
+    topics: readonly { topic: string; currentVersion?: number | undefined }[];
+  }): void {
+    const status = this.#consumerStatus;
+    const { node, app, region, cluster } = input.identity;
+    if (!status || !node) return;
+    const at = this.#clock.now();
+    for (const { topic, currentVersion } of input.topics) {
+      const cached = this.#cache.get(topic);
+      if (!cached || cached instanceof Promise) continue;
+      const targetVersion = resolve(cached.state, input.identity)?.version;
+      status
+        .record({ topic, node, app, region, cluster, currentVersion, targetVersion, at })
+        .catch((err: unknown) => this.#logger.debug({ err, topic }, 'consumer report dropped'));
+    }
   }
 
   #served(updates: PollUpdate[]): PollUpdate[] {

@@ -104,7 +104,7 @@ export function buildRestApp(options: RestAppOptions): FastifyInstance {
   });
 
   app.setErrorHandler((rawError: FastifyError, request, reply) => {
-    const error = asMeshpressError(fromFastify(rawError));
+    const error = asMeshpressError(fromFastify(rawError, request, service.maxPayloadBytes));
     const status = ERROR_STATUS[error.code].http;
     metrics.errors.inc({ code: error.code, transport: 'rest' });
     if (status >= 500) request.log.error({ err: rawError, code: error.code }, 'request failed');
@@ -120,7 +120,7 @@ export function buildRestApp(options: RestAppOptions): FastifyInstance {
 }
 
 /** Fastify's own failures (malformed JSON, body too large, bad content type) in meshpress terms. */
-function fromFastify(error: FastifyError): unknown {
+function fromFastify(error: FastifyError, request: FastifyRequest, maxPayloadBytes: number): unknown {
   switch (error.code) {
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
@@ -128,7 +128,10 @@ function fromFastify(error: FastifyError): unknown {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return new MalformedRequestError(error.message, { cause: error });
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new PayloadTooLargeError(-1, -1);
+      return new PayloadTooLargeError(
+        Number(request.headers['content-length'] ?? Number.NaN),
+        maxPayloadBytes,
+      );
     default:
       if (error.statusCode === 400 && error.name === 'SyntaxError')
         return new MalformedRequestError(error.message);

@@ -33,6 +33,24 @@ import { defineRoute, type RouteSpec } from './route.js';
 
 const errors = { 400: errorView, 404: errorView };
 
+const consumerStatusView = z.object({
+  topic: z.string(),
+  total: z.number().int(),
+  distribution: z.array(z.object({ version: z.number().int().nullable(), nodes: z.number().int() })),
+  lagging: z.array(
+    z.object({
+      node: z.string(),
+      app: z.string().optional(),
+      region: z.string().optional(),
+      cluster: z.string().optional(),
+      currentVersion: z.number().int().optional(),
+      targetVersion: z.number().int(),
+      since: z.string(),
+      lastSeen: z.string(),
+    }),
+  ),
+});
+
 /** Every REST v1 operation (DESIGN.md "REST surface"). Handlers only adapt to MeshpressService. */
 export function v1Routes(service: MeshpressService): RouteSpec[] {
   return [
@@ -217,6 +235,23 @@ export function v1Routes(service: MeshpressService): RouteSpec[] {
                 ...(target.record ? { record: toVersionView(target.record, { inlineData: false }) } : {}),
               }
             : null,
+        };
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/v1/topics/:topic/consumers',
+      operationId: 'consumers',
+      summary:
+        'Version distribution of the nodes consuming a topic, and the nodes lagging behind their target',
+      params: topicParams,
+      responses: { 200: consumerStatusView, ...errors },
+      async handler({ params, caller }) {
+        const status = await service.consumers(caller, params);
+        const iso = (ms: number) => new Date(ms).toISOString();
+        return {
+          ...status,
+          lagging: status.lagging.map((n) => ({ ...n, since: iso(n.since), lastSeen: iso(n.lastSeen) })),
         };
       },
     }),

@@ -16,6 +16,8 @@ export interface Leadership {
   acquire(task: string, leaseMs: number): Promise<boolean>;
   /** Gives the lease up early so another instance can take over at once. Idempotent. */
   release(task: string): Promise<void>;
+  /** Releases every lease and any connection the implementation owns. Idempotent. */
+  close?(): Promise<void>;
 }
 
 /** One process, so always the leader: embedded mode and tests. */

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import {
   ClosedError,
   ConflictError,
@@ -6,13 +5,12 @@ import {
   type PinRecord,
   type PublishScope,
   parseOrThrow,
-  type ScopedPublish,
   TopicNotFoundError,
   type TopicRecord,
   VersionNotFoundError,
   type VersionRecord,
 } from '@meshpress/client';
-import { Client, types } from 'cassandra-driver';
+import type { Client } from 'cassandra-driver';
 import { z } from 'zod';
 import type {
   ConfigStore,
@@ -22,14 +20,17 @@ import type {
   VersionPage,
 } from '../config-store.js';
 import { toMeshpressError } from './cassandra-errors.js';
+import { connect } from './connect.js';
 import { migrate, requireCurrentSchema } from './migrate.js';
 import {
   type CassandraConfigStoreOptions,
   type ParsedCassandraConfigStoreOptions,
   parseCassandraConfigStoreOptions,
 } from './options.js';
+import { PinEventIds } from './pin-event-ids.js';
 import {
   commitOf,
+  committedPublishes,
   latestOf,
   pinEventFromRow,
   pinFromRow,
@@ -69,10 +70,7 @@ export class CassandraConfigStore implements ConfigStore {
   readonly #allocator: VersionAllocator;
   readonly #abort = new AbortController();
   readonly #inFlight = new Set<Promise<unknown>>();
-  /** Node part of pin event ids, random per instance so that two instances never mint the same id. */
-  readonly #eventNode = randomBytes(6);
-  readonly #eventClock = randomBytes(2);
-  #eventTicks = 0;
+  readonly #eventIds = new PinEventIds();
   #closed = false;
   #closing: Promise<void> | undefined;
 
@@ -309,7 +307,7 @@ export class CassandraConfigStore implements ConfigStore {
           { query: cql.pinUpsert, params: [topic, pin.scope, pin.version, pin.reason, pin.author, at] },
           {
             query: cql.pinEventInsert,
-            params: [topic, this.#eventId(at), pin.scope, pin.version, pin.reason, pin.author, at],
+            params: [topic, this.#eventIds.next(at), pin.scope, pin.version, pin.reason, pin.author, at],
           },
         ],
         { idempotent: true },
@@ -338,7 +336,7 @@ export class CassandraConfigStore implements ConfigStore {
           { query: cql.pinDelete, params: [topic, scope] },
           {
             query: cql.pinEventInsert,
-            params: [topic, this.#eventId(at), scope, null, event.reason, event.author, at],
+            params: [topic, this.#eventIds.next(at), scope, null, event.reason, event.author, at],
           },
         ],
         { idempotent: true },
@@ -371,29 +369,7 @@ export class CassandraConfigStore implements ConfigStore {
         session.all(cql.commitsOfTopic, [topic]),
       ]);
       if (!record) return undefined;
-      const committed = new Map<number, number>();
-      for (const row of commits) {
-        const at = commitOf(row);
-        if (at !== undefined) committed.set(row.get('version') as number, at);
-      }
-      const publishes: ScopedPublish[] = [];
-      for (const scope of scopes.map(scopeFromRow)) {
-        const committedAt = committed.get(scope.version);
-        // Scopes of versions without their commit marker are not publishes (yet).
-        if (committedAt !== undefined)
-          publishes.push({
-            version: scope.version,
-            scope: scope.scope,
-            visibleAt: Math.max(scope.addedAt, committedAt),
-          });
-      }
-      publishes.sort(
-        (a, b) =>
-          a.version - b.version ||
-          a.visibleAt - b.visibleAt ||
-          (a.scope < b.scope ? -1 : a.scope > b.scope ? 1 : 0),
-      );
-      return { topic: record, pins: pins.map(pinFromRow), publishes };
+      return { topic: record, pins: pins.map(pinFromRow), publishes: committedPublishes(scopes, commits) };
     });
   }
 
@@ -437,16 +413,6 @@ export class CassandraConfigStore implements ConfigStore {
   }
 
   /**
-   * History entries are ordered by a timeuuid made from the event's own time, so the history reads in
-   * event order whichever instance wrote it; the tick counter keeps this instance's events of one
-   * millisecond in the order they were recorded.
-   */
-  #eventId(at: Date): types.TimeUuid {
-    this.#eventTicks = (this.#eventTicks + 1) % 10_000;
-    return types.TimeUuid.fromDate(at, this.#eventTicks, this.#eventNode, this.#eventClock);
-  }
-
-  /**
    * Every public call goes through here. The promise handed back already carries the store's own
    * bookkeeping handler, so a caller that starts several calls and awaits them one after the other never
    * sees an early failure reported as an unhandled rejection.
@@ -468,27 +434,6 @@ export class CassandraConfigStore implements ConfigStore {
     const forget = () => this.#inFlight.delete(call);
     call.then(forget, forget);
     return call;
-  }
-}
-
-async function connect(options: ParsedCassandraConfigStoreOptions): Promise<Client> {
-  const client = new Client({
-    contactPoints: [...options.contactPoints],
-    localDataCenter: options.localDataCenter,
-    protocolOptions: {
-      port: options.port,
-      ...(options.protocolVersion === undefined ? {} : { maxVersion: options.protocolVersion }),
-    },
-    ...(options.credentials ? { credentials: { ...options.credentials } } : {}),
-    socketOptions: { readTimeout: options.requestTimeoutMs, connectTimeout: options.connectTimeoutMs },
-    queryOptions: { consistency: options.consistency, serialConsistency: options.serialConsistency },
-  });
-  try {
-    await client.connect();
-    return client;
-  } catch (error) {
-    await client.shutdown().catch(() => undefined);
-    throw toMeshpressError(error);
   }
 }
 

@@ -6,6 +6,7 @@ import {
   type PinEvent,
   type PinRecord,
   type PublishScope,
+  type ScopedPublish,
   type TopicRecord,
   type VersionRecord,
 } from '@meshpress/client';
@@ -188,4 +189,35 @@ export function pinEventFromRow(row: types.Row): PinEvent {
     author: text(row, 'author'),
     at: millis(row, 'event_at'),
   };
+}
+
+/**
+ * The publishes of a topic: each scope of a version that has its commit marker, visible from the later
+ * of the scope being added and the commit. Scopes of versions without a marker are not publishes (yet).
+ */
+export function committedPublishes(
+  scopeRows: readonly types.Row[],
+  commitRows: readonly types.Row[],
+): ScopedPublish[] {
+  const committed = new Map<number, number>();
+  for (const row of commitRows) {
+    const at = commitOf(row);
+    if (at !== undefined) committed.set(integer(row, 'version'), at);
+  }
+  const publishes: ScopedPublish[] = [];
+  for (const scope of scopeRows.map(scopeFromRow)) {
+    const committedAt = committed.get(scope.version);
+    if (committedAt !== undefined)
+      publishes.push({
+        version: scope.version,
+        scope: scope.scope,
+        visibleAt: Math.max(scope.addedAt, committedAt),
+      });
+  }
+  return publishes.sort(
+    (a, b) =>
+      a.version - b.version ||
+      a.visibleAt - b.visibleAt ||
+      (a.scope < b.scope ? -1 : a.scope > b.scope ? 1 : 0),
+  );
 }
