@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import {
+  ConflictError,
   InternalError,
   ManualClock,
   sha256Hex,
@@ -202,7 +203,8 @@ describe('CassandraConfigStore', () => {
       keyspace = freshKeyspace('instances');
       // As deployed: the first instance creates the schema, the next ones find it.
       a = await CassandraConfigStore.open(options(keyspace));
-      b = await CassandraConfigStore.open(options(keyspace, { migrate: false }));
+      // Pinned to protocol v3 (what Cassandra 2.1 speaks) rather than negotiated, as a 2.1 deployment would.
+      b = await CassandraConfigStore.open(options(keyspace, { migrate: false, protocolVersion: 3 }));
     });
     afterAll(async () => {
       await Promise.all([a?.close(), b?.close()]);
@@ -260,6 +262,21 @@ describe('CassandraConfigStore', () => {
       const numbers = bursts.flat().sort((x, y) => x - y);
       expect(numbers).toEqual(Array.from({ length: 2 * perInstance }, (_, i) => i + 1));
       expect((await b.getTopic(topic))?.latestVersion).toBe(2 * perInstance);
+    });
+
+    it('accepts a retried version write from another instance, and refuses a different or unallocated one', async () => {
+      const topic = 'mesh.prod.immutable';
+      await a.putTopic({ name: topic, retention: {} }, T0);
+      const version = await a.allocateVersion(topic);
+      await a.writeVersion(draft(topic, version));
+      await b.writeVersion(draft(topic, version));
+
+      await expect(
+        b.writeVersion({ ...draft(topic, version), publisher: 'someone-else' }),
+      ).rejects.toBeInstanceOf(ConflictError);
+      await expect(b.writeVersion(draft(topic, version + 1))).rejects.toBeInstanceOf(ConflictError);
+      expect((await a.getVersion(topic, version))?.publisher).toBe('ci');
+      expect(await a.getVersion(topic, version + 1)).toBeUndefined();
     });
 
     it('creates a topic exactly once when both instances create it at the same moment', async () => {
