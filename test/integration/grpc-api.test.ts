@@ -366,6 +366,20 @@ describe('poll', () => {
     await vi.waitFor(() => expect(main.server.service.heldPolls).toBe(before));
   });
 
+  it('reports which version each polling node runs through GetConsumers', async () => {
+    await topic('g.consumers');
+    const v1 = await publish('g.consumers', 'one');
+    const v2 = await publish('g.consumers', 'two');
+    await poll({ app: 'checkout', node: 'gc-1' }, [{ topic: 'g.consumers', currentVersion: v2 }]);
+    await poll({ app: 'checkout', node: 'gc-2' }, [{ topic: 'g.consumers', currentVersion: v1 }]);
+    const status = await rpc('GetConsumers', { topic: 'g.consumers' });
+    expect(status.total).toBe(2);
+    expect(status.distribution.map((d: any) => ({ version: d.version, nodes: d.nodes }))).toEqual([
+      { version: v2, nodes: 1 },
+      { version: v1, nodes: 1 },
+    ]);
+  });
+
   it('counts gRPC polls in the metrics', async () => {
     const text = await main.server.metrics.registry.getSingleMetricAsString('meshpress_polls_total');
     expect(text).toMatch(/meshpress_polls_total\{transport="grpc",outcome="update"\} [1-9]/);

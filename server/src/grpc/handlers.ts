@@ -24,6 +24,7 @@ import {
 import { renameIssuePaths } from './errors.js';
 import type {
   AddScopesRequest,
+  GetConsumersRequest,
   ListTopicsRequest,
   ListVersionsRequest,
   PinRequest,
@@ -111,6 +112,23 @@ export function meshpressHandlers(
       return {
         topic: result.topic,
         ...(result.target ? { target: toResolvedTargetMessage(result.target) } : {}),
+      };
+    }),
+
+    GetConsumers: unary(context, 'GetConsumers', async (request: GetConsumersRequest, { caller }) => {
+      const status = await service.consumers(caller, { topic: request.topic });
+      return {
+        topic: status.topic,
+        total: status.total,
+        distribution: status.distribution.map((d) => ({
+          ...(d.version === null ? {} : { version: d.version }),
+          nodes: d.nodes,
+        })),
+        lagging: status.lagging.map(({ since, lastSeen, ...node }) => ({
+          ...node,
+          sinceMs: since,
+          lastSeenMs: lastSeen,
+        })),
       };
     }),
 

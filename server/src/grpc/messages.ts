@@ -87,6 +87,10 @@ export interface ResolveRequest {
   atMs?: Opt<number>;
 }
 
+export interface GetConsumersRequest {
+  topic: string;
+}
+
 export interface PollRequest {
   identity: IdentityMessage | null;
   topics: { topic: string; currentVersion?: Opt<number> }[];
