@@ -37,7 +37,7 @@ const NO_RANK = Number.MAX_SAFE_INTEGER;
 
 /**
  * Finds the best route for a request without allocating: one Map lookup for exact paths, one walk down a
- * radix tree of prefixes (each step compares an edge label in place with startsWith), and at each
+ * radix tree of prefixes (each step compares an edge label in place with startsWith), and in each
  * candidate list only routes ranked before the best found so far are tested.
  */
 export class RouteTable {
@@ -97,35 +97,42 @@ export class RouteTable {
     const query = rawPath.indexOf('?');
     const path = query < 0 ? rawPath : rawPath.slice(0, query);
     const bit = methodBit(method);
-    let best: CompiledRoute | undefined;
-    let bestRank = NO_RANK;
-
     const exact = this.#exact.get(path);
-    if (exact !== undefined) {
-      best = firstAccepting(exact, bit, headers, bestRank);
-      if (best !== undefined) bestRank = best.rank;
-    }
+    const best = exact === undefined ? undefined : firstAccepting(exact, bit, headers, NO_RANK);
 
-    let node = this.#root;
-    let pos = 0;
-    for (;;) {
-      const routes = node.routes;
-      if (routes !== null && routes[0]!.rank < bestRank) {
-        const found = firstAccepting(routes, bit, headers, bestRank);
-        if (found !== undefined) {
-          best = found;
-          bestRank = found.rank;
-        }
-      }
-      const children = node.children;
-      if (children === null || pos >= path.length) break;
-      const child = children.get(path.charCodeAt(pos));
-      if (child === undefined || !path.startsWith(child.label, pos)) break;
-      pos += child.label.length;
-      node = child;
-    }
-    return best?.decision;
+    return descend(this.#root, path, 0, bit, headers, best)?.decision;
   }
+}
+
+/**
+ * Walks down the radix tree along `path`, then tests candidate lists on the way back up: deepest
+ * (longest prefix, usually the best rank) first, so shallower lists are mostly skipped by the rank
+ * check. Recursion rather than a scratch stack keeps it re-entrant and allocation-free.
+ */
+function descend(
+  node: RadixNode,
+  path: string,
+  pos: number,
+  bit: number,
+  headers: HeaderLookup,
+  bestSoFar: CompiledRoute | undefined,
+): CompiledRoute | undefined {
+  let best = bestSoFar;
+  const children = node.children;
+  if (children !== null && pos < path.length) {
+    const child = children.get(path.charCodeAt(pos));
+    if (child !== undefined && path.startsWith(child.label, pos))
+      best = descend(child, path, pos + child.label.length, bit, headers, best);
+  }
+  const routes = node.routes;
+  if (routes !== null) {
+    const bestRank = best === undefined ? NO_RANK : best.rank;
+    if (routes[0]!.rank < bestRank) {
+      const found = firstAccepting(routes, bit, headers, bestRank);
+      if (found !== undefined) best = found;
+    }
+  }
+  return best;
 }
 
 function firstAccepting(

@@ -16,6 +16,28 @@ export interface HeaderRegex {
  * meshpress itself matches with a DFA.
  */
 export function compileHeaderRegex(source: string): HeaderRegex | string {
+  const cached = cache.get(source);
+  if (cached !== undefined) return cached;
+  const result = compileUncached(source);
+  const cells = typeof result === 'string' ? 0 : (cellsOf.get(result) ?? 0);
+  if (cells <= MAX_CACHED_CELLS) {
+    if (cache.size >= CACHE_LIMIT) cache.clear();
+    cache.set(source, result);
+  }
+  return result;
+}
+
+/**
+ * Compiled regexes are immutable, so they are shared across compiles: a new version of a document
+ * usually repeats the previous one's patterns, and one document often repeats a pattern across routes.
+ * Bounded in entries and in table size, so the cache holds at most a few megabytes.
+ */
+const cache = new Map<string, HeaderRegex | string>();
+const CACHE_LIMIT = 256;
+const MAX_CACHED_CELLS = 4096;
+const cellsOf = new WeakMap<HeaderRegex, number>();
+
+function compileUncached(source: string): HeaderRegex | string {
   if (source.length > MAX_HEADER_REGEX_LENGTH)
     return `regex is longer than ${MAX_HEADER_REGEX_LENGTH} characters`;
   try {
@@ -28,7 +50,9 @@ export function compileHeaderRegex(source: string): HeaderRegex | string {
     const shape = unsafeShape(parsed.node);
     if (shape) return shape;
     const dfa = compileDfa(parsed);
-    return Object.freeze({ source, test: dfa.test });
+    const regex: HeaderRegex = Object.freeze({ source, test: dfa.test });
+    cellsOf.set(regex, dfa.stateCount * dfa.classCount);
+    return regex;
   } catch (error) {
     if (error instanceof RegexSyntaxError || error instanceof RegexTooComplexError) return error.message;
     throw error;

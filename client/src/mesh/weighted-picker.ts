@@ -17,18 +17,15 @@ export interface AliasTable {
 
 export function buildAliasTable(weights: readonly number[]): AliasTable {
   const n = weights.length;
-  const issues = weights.flatMap((w, i) =>
-    Number.isSafeInteger(w) && w >= 0
-      ? []
-      : [{ path: `weights.${i}`, message: 'weights are non-negative integers' }],
-  );
-  if (n === 0) issues.push({ path: 'weights', message: 'at least one weight is required' });
-  const total = weights.reduce((sum, w) => sum + w, 0);
-  if (issues.length === 0 && total <= 0)
-    issues.push({ path: 'weights', message: 'the weights must sum to more than 0' });
-  if (issues.length === 0 && !Number.isSafeInteger(total * n))
-    issues.push({ path: 'weights', message: 'the weights are too large' });
-  if (issues.length > 0) throw new ValidationError(`invalid weights (${issues[0]!.message})`, issues);
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    const w = weights[i]!;
+    if (!Number.isSafeInteger(w) || w < 0) invalid(`weights.${i}`, 'weights are non-negative integers');
+    total += w;
+  }
+  if (n === 0) invalid('weights', 'at least one weight is required');
+  if (total <= 0) invalid('weights', 'the weights must sum to more than 0');
+  if (!Number.isSafeInteger(total * n)) invalid('weights', 'the weights are too large');
 
   const scaled = weights.map((w) => w * n);
   const cut = new Array<number>(n).fill(total);
@@ -48,6 +45,10 @@ export function buildAliasTable(weights: readonly number[]): AliasTable {
   }
   // Integer arithmetic leaves nothing in `small` here; whatever is left fills its own column.
   return Object.freeze({ size: n, total, cut: Object.freeze(cut), alias: Object.freeze(alias) });
+}
+
+function invalid(path: string, message: string): never {
+  throw new ValidationError(`invalid weights (${message})`, [{ path, message }]);
 }
 
 /**
