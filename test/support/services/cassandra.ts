@@ -90,7 +90,8 @@ async function launch(java: string, home: string): Promise<CassandraService> {
         java,
         [...jvmArgs(root, logs), '-cp', `${conf}:${join(home, 'lib', '*')}`, DAEMON_CLASS],
         {
-          cwd: home,
+          // Anything the JVM drops in its working directory (crash dumps) goes away with the temp dir.
+          cwd: root,
           stdio: ['ignore', out, out],
         },
       );
