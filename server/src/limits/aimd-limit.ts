@@ -1,6 +1,7 @@
 import { clampLimit, type LimitAlgorithm, type LimitBounds, type LimitSample } from './limit-algorithm.js';
 
-export const DEFAULT_AIMD_BACKOFF_RATIO = 0.9;
+/** Applied at most once per round trip (see below), so it can be steeper than concurrency-limits' 0.9 per sample. */
+export const DEFAULT_AIMD_BACKOFF_RATIO = 0.8;
 export const DEFAULT_AIMD_TOLERANCE = 2;
 export const DEFAULT_AIMD_MIN_THRESHOLD_MS = 200;
 export const DEFAULT_AIMD_SMOOTHING = 0.05;

@@ -13,12 +13,16 @@ import {
   DEFAULT_GRADIENT2_TOLERANCE,
 } from './gradient2-limit.js';
 
-/** Each app starts here; AIMD doubles it per round of completed requests while the app uses it. */
-export const DEFAULT_INITIAL_LIMIT = 100;
-export const DEFAULT_MIN_LIMIT = 10;
-export const DEFAULT_MAX_LIMIT = 5_000;
-/** Held long-polls count, and one instance is sized for 20,000 of them. */
-export const DEFAULT_TOTAL_LIMIT = 25_000;
+/**
+ * Each app starts here. Generous on purpose: held long-polls count in flight and an app may have a
+ * thousand nodes polling one instance, so a low start would refuse a healthy app on a cold start; the
+ * limit comes down quickly (per round trip) when the app's answers slow down or fail.
+ */
+export const DEFAULT_INITIAL_LIMIT = 2_000;
+export const DEFAULT_MIN_LIMIT = 50;
+export const DEFAULT_MAX_LIMIT = 10_000;
+/** Twice the 20,000 held polls one instance is sized for. */
+export const DEFAULT_TOTAL_LIMIT = 40_000;
 export const DEFAULT_PER_APP_SHARE = 0.5;
 export const DEFAULT_IDLE_EVICTION_MS = 10 * 60_000;
 export const DEFAULT_MAX_APPS = 10_000;
@@ -55,7 +59,7 @@ const isClock = (value: unknown): value is Clock =>
 
 /**
  * Options of AppConcurrencyLimiter; every field is documented in docs/rate-limiting.md. Unset limits are
- * derived from the ones given (maxLimit defaults to at most totalLimit, and so on), so setting one bound
+ * derived from the ones given (maxLimit defaults to at most the per-app share of totalLimit, and so on), so setting one bound
  * never makes the defaults of the others invalid.
  */
 export const appConcurrencyLimiterOptionsSchema = z
@@ -81,7 +85,8 @@ export const appConcurrencyLimiterOptionsSchema = z
   })
   .strict()
   .transform((o) => {
-    const maxLimit = o.maxLimit ?? Math.min(DEFAULT_MAX_LIMIT, o.totalLimit);
+    const shareCap = Math.max(1, Math.floor(o.totalLimit * o.perAppShare));
+    const maxLimit = o.maxLimit ?? Math.min(DEFAULT_MAX_LIMIT, shareCap);
     const minLimit = o.minLimit ?? Math.min(DEFAULT_MIN_LIMIT, maxLimit);
     const initialLimit = o.initialLimit ?? Math.min(maxLimit, Math.max(minLimit, DEFAULT_INITIAL_LIMIT));
     return { ...o, initialLimit, minLimit, maxLimit };

@@ -5,6 +5,7 @@ import {
   type AppConcurrencyLimiterOptions,
   DEFAULT_INITIAL_LIMIT,
   DEFAULT_MAX_LIMIT,
+  DEFAULT_PER_APP_SHARE,
   DEFAULT_TOTAL_LIMIT,
   type Listener,
   OVERFLOW_APP,
@@ -241,9 +242,19 @@ describe('AppConcurrencyLimiter', () => {
 describe('AppConcurrencyLimiter options', () => {
   it('derives unset bounds from the ones given', () => {
     expect(new AppConcurrencyLimiter().limitOf('x')).toBe(DEFAULT_INITIAL_LIMIT);
-    expect(DEFAULT_MAX_LIMIT).toBeLessThanOrEqual(DEFAULT_TOTAL_LIMIT);
     expect(new AppConcurrencyLimiter({ maxLimit: 30, totalLimit: 60 }).limitOf('x')).toBe(30);
     expect(new AppConcurrencyLimiter({ totalLimit: 40 }).limitOf('x')).toBe(20);
+  });
+
+  it('by default admits a cold start of 20 apps with 1,000 held polls each, and still caps one app', () => {
+    const clock = new ManualClock();
+    const l = new AppConcurrencyLimiter({ clock });
+    for (let app = 0; app < 20; app++) fill(l, `svc-${app}`, 1_000);
+    expect(l.totalInflight).toBe(20_000);
+    fill(l, 'svc-0', DEFAULT_INITIAL_LIMIT - 1_000);
+    expect(l.acquire('svc-0')).toBeUndefined();
+    expect(DEFAULT_INITIAL_LIMIT).toBeLessThanOrEqual(DEFAULT_MAX_LIMIT);
+    expect(DEFAULT_MAX_LIMIT).toBeLessThanOrEqual(DEFAULT_TOTAL_LIMIT * DEFAULT_PER_APP_SHARE);
   });
 
   it('rejects inconsistent bounds, naming the field', () => {
