@@ -12,13 +12,31 @@ import type { ConsumerStatusStore } from './consumers/consumer-status-store.js';
 import { MemoryConsumerStatusStore } from './consumers/memory-consumer-status-store.js';
 import { RedisConsumerStatusStore } from './consumers/redis-consumer-status-store.js';
 import { RedisLeadership } from './leadership/redis-leadership.js';
+import { CassandraConfigStore } from './store/cassandra/cassandra-config-store.js';
+import { parseReplication } from './store/cassandra/options.js';
 import type { ConfigStore } from './store/config-store.js';
 import { SqliteConfigStore } from './store/sqlite/sqlite-config-store.js';
 import { InProcessLeadership, type Leadership } from './tasks/leadership.js';
 
 /** The implementations of each role, chosen by configuration (embedded or distributed). */
 
-export async function openStore(config: ServerConfig): Promise<ConfigStore> {
+export async function openStore(config: ServerConfig, clock: Clock): Promise<ConfigStore> {
+  if (config.store === 'cassandra')
+    return CassandraConfigStore.open({
+      contactPoints: config.cassandraContactPoints ?? [],
+      localDataCenter: config.cassandraLocalDc ?? '',
+      replication: parseReplication(config.cassandraReplication),
+      migrate: config.cassandraMigrate,
+      clock,
+      ...(config.cassandraPort ? { port: config.cassandraPort } : {}),
+      ...(config.cassandraKeyspace ? { keyspace: config.cassandraKeyspace } : {}),
+      ...(config.cassandraConsistency ? { consistency: config.cassandraConsistency } : {}),
+      ...(config.cassandraSerialConsistency ? { serialConsistency: config.cassandraSerialConsistency } : {}),
+      ...(config.cassandraProtocolVersion ? { protocolVersion: config.cassandraProtocolVersion } : {}),
+      ...(config.cassandraUsername
+        ? { credentials: { username: config.cassandraUsername, password: config.cassandraPassword ?? '' } }
+        : {}),
+    });
   return SqliteConfigStore.open({ path: join(config.dataDir, 'meshpress.db') });
 }
 

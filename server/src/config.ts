@@ -77,12 +77,51 @@ export const serverConfigSchema = z
       .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
       .optional(),
     redisPrefix: z.string().min(1).max(100).default('meshpress'),
+    /** Distributed mode: the durable store. */
+    store: z.enum(['sqlite', 'cassandra']).default('sqlite'),
+    cassandraContactPoints: z
+      .string()
+      .transform((text) =>
+        text
+          .split(',')
+          .map((p) => p.trim())
+          .filter(Boolean),
+      )
+      .pipe(z.array(z.string()).min(1))
+      .optional(),
+    cassandraLocalDc: z.string().min(1).optional(),
+    cassandraPort: port.optional(),
+    cassandraKeyspace: z.string().optional(),
+    cassandraReplication: z.string().default('SimpleStrategy:1'),
+    cassandraConsistency: z.enum(['ONE', 'LOCAL_ONE', 'QUORUM', 'LOCAL_QUORUM', 'ALL']).optional(),
+    cassandraSerialConsistency: z.enum(['SERIAL', 'LOCAL_SERIAL']).optional(),
+    cassandraUsername: z.string().min(1).optional(),
+    cassandraPassword: z.string().optional(),
+    cassandraProtocolVersion: z.coerce
+      .number()
+      .pipe(z.union([z.literal(3), z.literal(4)]))
+      .optional(),
+    cassandraMigrate: flag.default(true),
     consumerStatusTtlMs: z.coerce.number().int().min(1_000).default(DEFAULT_CONSUMER_STATUS_TTL_MS),
     consumerLagGraceMs: z.coerce.number().int().min(0).default(DEFAULT_CONSUMER_LAG_GRACE_MS),
   })
   .superRefine((config, ctx) => {
     if (config.blobStore === 's3' && !config.s3Buckets)
       ctx.addIssue({ code: 'custom', path: ['s3Buckets'], message: 'required when the blob store is s3' });
+    if (config.store === 'cassandra') {
+      if (!config.cassandraContactPoints)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['cassandraContactPoints'],
+          message: 'required when the store is cassandra',
+        });
+      if (!config.cassandraLocalDc)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['cassandraLocalDc'],
+          message: 'required when the store is cassandra',
+        });
+    }
   });
 
 export type ServerConfig = z.output<typeof serverConfigSchema>;
@@ -109,6 +148,18 @@ const ENV_NAMES: Record<keyof ServerConfig, string> = {
   fallbackKey: 'MESHPRESS_FALLBACK_KEY',
   redisUrl: 'MESHPRESS_REDIS_URL',
   redisPrefix: 'MESHPRESS_REDIS_PREFIX',
+  store: 'MESHPRESS_STORE',
+  cassandraContactPoints: 'MESHPRESS_CASSANDRA_CONTACT_POINTS',
+  cassandraLocalDc: 'MESHPRESS_CASSANDRA_LOCAL_DC',
+  cassandraPort: 'MESHPRESS_CASSANDRA_PORT',
+  cassandraKeyspace: 'MESHPRESS_CASSANDRA_KEYSPACE',
+  cassandraReplication: 'MESHPRESS_CASSANDRA_REPLICATION',
+  cassandraConsistency: 'MESHPRESS_CASSANDRA_CONSISTENCY',
+  cassandraSerialConsistency: 'MESHPRESS_CASSANDRA_SERIAL_CONSISTENCY',
+  cassandraUsername: 'MESHPRESS_CASSANDRA_USERNAME',
+  cassandraPassword: 'MESHPRESS_CASSANDRA_PASSWORD',
+  cassandraProtocolVersion: 'MESHPRESS_CASSANDRA_PROTOCOL_VERSION',
+  cassandraMigrate: 'MESHPRESS_CASSANDRA_MIGRATE',
   consumerStatusTtlMs: 'MESHPRESS_CONSUMER_STATUS_TTL_MS',
   consumerLagGraceMs: 'MESHPRESS_CONSUMER_LAG_GRACE_MS',
 };

@@ -59,7 +59,7 @@ export async function startServer(
   const clock = parts.clock ?? systemClock;
   const instanceId = config.instanceId ?? randomUUID();
   const deps = { instanceId, clock, logger };
-  const store = parts.store ?? (await openStore(config));
+  const store = parts.store ?? (await openStore(config, clock));
   const blobs = parts.blobs ?? openBlobStore(config);
   const bus = parts.bus ?? openChangeBus(config, deps);
   const leadership = parts.leadership ?? openLeadership(config, deps);
