@@ -199,6 +199,14 @@ describe.each(['rest', 'grpc'] as const)('over %s', (transport) => {
       },
     );
     expect(sub.state).toMatchObject({ value: 'good one', version: 1 });
+    // Polls keep reporting the version the node really runs, so the server can see it is behind.
+    await vi.waitFor(
+      async () => {
+        const res = await call('GET', `/v1/topics/${topic}/consumers`);
+        expect(res.body.distribution).toEqual([{ version: 1, nodes: 1 }]);
+      },
+      { timeout: 5_000, interval: 100 },
+    );
 
     // The next good version is applied as usual.
     const v3 = await publish(topic, 'good three');

@@ -40,11 +40,10 @@ export async function startFromFallbacks(
     try {
       const hit = await raceAbort(deps.fallback.lookup(topic, deps.identity), scoped.signal);
       if (hit) {
-        const outcome = await channel.offer(
+        await channel.offer(
           { version: hit.version, pinned: hit.pinned, record: hit.record, source: 'fallback-cache' },
           signal,
         );
-        if (outcome === 'applied') deps.metrics.fallbackUsed(topic, 'fallback-cache');
       }
     } catch (err) {
       if (signal.aborted) return;
@@ -58,7 +57,7 @@ export async function startFromFallbacks(
   if (deps.diskCache) {
     const entry = await deps.diskCache.read(topic).catch(() => undefined);
     if (entry && !signal.aborted) {
-      const outcome = await channel.offer(
+      await channel.offer(
         {
           version: entry.record.version,
           pinned: entry.pinned,
@@ -68,7 +67,6 @@ export async function startFromFallbacks(
         },
         signal,
       );
-      if (outcome === 'applied') deps.metrics.fallbackUsed(topic, 'disk-cache');
     }
   }
   if (signal.aborted || !concludeDefault()) return;

@@ -32,7 +32,15 @@ export interface GrpcTransportOptions {
   /** TLS with the system roots (grpcs://); plaintext otherwise. */
   readonly tls?: boolean | undefined;
   readonly caller?: CallerHeaders | undefined;
+  /**
+   * Ceiling of grpc-js's own reconnect backoff (its default is 120 s). A channel waiting to reconnect
+   * fails calls at once, so this bounds how long after the server returns the client notices it; keep
+   * it at or below the poll interval. Default 5 s.
+   */
+  readonly maxReconnectBackoffMs?: number | undefined;
 }
+
+export const DEFAULT_GRPC_MAX_RECONNECT_BACKOFF_MS = 5_000;
 
 type Callback = (error: ServiceError | null, response?: unknown) => void;
 type UnaryMethod = (
@@ -47,19 +55,24 @@ type StreamMethod = (
   options?: CallOptions,
 ) => ClientReadableStream<unknown>;
 
-/** Poll responses carry inline payloads (up to 1 MiB each) for every topic that changed: no 4 MiB cap. */
-const CHANNEL_OPTIONS = {
-  'grpc.max_receive_message_length': -1,
-  // Long-polls sit idle for a minute; keepalive notices a dead peer (or a silent NAT drop) well before.
-  'grpc.keepalive_time_ms': 30_000,
-  'grpc.keepalive_timeout_ms': 10_000,
-};
+function channelOptions(maxReconnectBackoffMs: number) {
+  return {
+    // Poll responses carry inline payloads (up to 1 MiB each) for every topic that changed: no 4 MiB cap.
+    'grpc.max_receive_message_length': -1,
+    // Long-polls sit idle for a minute; keepalive notices a dead peer (or a silent NAT drop) well before.
+    'grpc.keepalive_time_ms': 30_000,
+    'grpc.keepalive_timeout_ms': 10_000,
+    'grpc.initial_reconnect_backoff_ms': Math.min(1_000, maxReconnectBackoffMs),
+    'grpc.max_reconnect_backoff_ms': maxReconnectBackoffMs,
+  };
+}
 
 /** The consumer side of meshpress.v1.Meshpress: Poll, GetVersionData, ListVersions. The default transport. */
 export class GrpcTransport implements PollTransport {
   readonly #addresses: readonly string[];
   readonly #tls: boolean;
   readonly #caller: CallerHeaders;
+  readonly #channelOptions: ReturnType<typeof channelOptions>;
   readonly #clients = new Map<string, Client>();
   #next = 0;
   #closed = false;
@@ -69,6 +82,9 @@ export class GrpcTransport implements PollTransport {
     this.#addresses = options.addresses;
     this.#tls = options.tls ?? false;
     this.#caller = options.caller ?? {};
+    this.#channelOptions = channelOptions(
+      options.maxReconnectBackoffMs ?? DEFAULT_GRPC_MAX_RECONNECT_BACKOFF_MS,
+    );
   }
 
   async poll(request: PollRequest): Promise<PollUpdate[]> {
@@ -159,11 +175,18 @@ export class GrpcTransport implements PollTransport {
       client = new Meshpress(
         address,
         this.#tls ? credentials.createSsl() : credentials.createInsecure(),
-        CHANNEL_OPTIONS,
+        this.#channelOptions,
       );
       this.#clients.set(address, client);
     }
     return { client, index };
+  }
+
+  #discard(address: string): void {
+    const client = this.#clients.get(address);
+    if (!client) return;
+    this.#clients.delete(address);
+    client.close();
   }
 
   #metadata(): Metadata {
@@ -189,6 +212,9 @@ export class GrpcTransport implements PollTransport {
     }
     if (error instanceof UnavailableError) return error;
     this.#next = index + 1;
+    // A channel that failed waits out grpc-js's own reconnect backoff and fails calls meanwhile; a fresh
+    // one connects on the next call, so the poller's backoff alone decides when the server is tried again.
+    this.#discard(this.#addresses[index]!);
     const name = service.code === undefined ? 'unknown' : (status[service.code] ?? String(service.code));
     return new UnavailableError(`gRPC ${what} failed: ${name}: ${service.details ?? String(error)}`, {
       cause: error,

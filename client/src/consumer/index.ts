@@ -11,7 +11,11 @@ export { MeshpressClient, type ReadyReport } from './client.js';
 export type { Delivery, StartSource } from './delivery.js';
 export { DISK_CACHE_FORMAT, DiskCache, type DiskCacheEntry } from './disk-cache.js';
 export { type Downloaded, Downloader, type DownloaderOptions } from './downloader.js';
-export { GrpcTransport, type GrpcTransportOptions } from './grpc-transport.js';
+export {
+  DEFAULT_GRPC_MAX_RECONNECT_BACKOFF_MS,
+  GrpcTransport,
+  type GrpcTransportOptions,
+} from './grpc-transport.js';
 export { verifyPayload } from './integrity.js';
 export { type ClientLogger, silentLogger } from './logger.js';
 export {

@@ -66,7 +66,10 @@ export abstract class SubscriptionCore {
     return 'wants';
   }
 
-  /** Offers verified bytes; only the channel calls this, one delivery at a time. */
+  /**
+   * Offers verified bytes; only the channel calls this, one delivery at a time. The channel then marks
+   * the subscription started, once its own bookkeeping (metrics) is done.
+   */
   async deliver(delivery: Delivery): Promise<Acceptance> {
     if (this.#closed) return 'closed';
     const outcome = await this.accept(delivery);
@@ -75,7 +78,6 @@ export abstract class SubscriptionCore {
       this.#pinned = delivery.pinned;
       this.#record = delivery.record;
       this.#lastRejected = undefined;
-      this.markStarted(delivery.source);
     } else if (outcome !== 'closed') {
       this.#lastRejected = delivery.version;
     }

@@ -176,22 +176,25 @@ export class TopicChannel {
       data,
       source: candidate.source,
     };
-    let applied = false;
+    const applied: SubscriptionCore[] = [];
     for (const subscription of takers) {
       const outcome = await subscription.deliver(delivery);
       if (outcome === 'applied') {
-        applied = true;
+        applied.push(subscription);
         metrics.updateApplied(this.topic, candidate.source);
       } else if (outcome !== 'closed') {
         metrics.versionRejected(this.topic, outcome);
       }
     }
-    if (!applied) return 'rejected';
+    if (applied.length === 0) return 'rejected';
+    if (candidate.source === 'fallback-cache' || candidate.source === 'disk-cache')
+      metrics.fallbackUsed(this.topic, candidate.source);
     const previous = this.#current;
-    if (!previous || delivery.version > previous.version || delivery.pinned) {
-      this.#current = delivery;
-      if (delivery.version !== previous?.version) await this.#persist(delivery);
-    }
+    const advances = !previous || delivery.version > previous.version || delivery.pinned;
+    if (advances) this.#current = delivery;
+    // Whoever waits for startup sees the metrics above already counted.
+    for (const subscription of applied) subscription.markStarted(candidate.source);
+    if (advances && delivery.version !== previous?.version) await this.#persist(delivery);
     logger.info(
       {
         topic: this.topic,
