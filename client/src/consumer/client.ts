@@ -21,7 +21,7 @@ import {
 import { Poller } from './poller.js';
 import { RestTransport } from './rest-transport.js';
 import { S3Downloader } from './s3-downloader.js';
-import { Subscription, type VersionListener } from './subscription.js';
+import { Subscription, type VersionHandler, type VersionListener } from './subscription.js';
 import type { SubscriptionCore } from './subscription-core.js';
 import { type ChannelDeps, TopicChannel } from './topic-channel.js';
 import type { PollTopic, PollTransport, PollUpdate } from './transport.js';
@@ -147,7 +147,14 @@ export class MeshpressClient {
   }
 
   /** Low-level subscription: `listener` gets each version with its verified bytes and may throw to refuse it. */
-  subscribe(topic: string, listener: VersionListener): Subscription {
+  subscribe(topic: string, listener: VersionListener | VersionHandler): Subscription {
+    const valid =
+      typeof listener === 'function' ||
+      typeof (listener as VersionHandler | undefined)?.onVersion === 'function';
+    if (!valid)
+      throw new ValidationError('invalid subscribe listener (expected a function or { onVersion })', [
+        { path: 'listener', message: 'expected a function or an object with onVersion' },
+      ]);
     return this.#add(new Subscription(this.#topic(topic), listener, this.#logger));
   }
 

@@ -45,6 +45,6 @@ export {
 } from './options.js';
 export { RestTransport, type RestTransportOptions } from './rest-transport.js';
 export { orderByRegion, S3Downloader, type S3DownloadOptions } from './s3-downloader.js';
-export { Subscription, type VersionListener } from './subscription.js';
+export { Subscription, type VersionHandler, type VersionListener } from './subscription.js';
 export type { CallerHeaders, PollRequest, PollTopic, PollTransport } from './transport.js';
 export { asTransportError, errorFromWire } from './wire-error.js';

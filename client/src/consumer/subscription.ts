@@ -14,15 +14,20 @@ export type VersionListener = (
   record: VersionRecord,
 ) => void | Promise<void>;
 
+/** A listener given as an object, e.g. a class instance with an `onVersion` method. */
+export interface VersionHandler {
+  onVersion: VersionListener;
+}
+
 /** Low-level subscription: one listener called with every version that passes integrity checks. */
 export class Subscription extends SubscriptionCore {
   readonly #listener: VersionListener;
   readonly #logger: ClientLogger;
 
   /** @internal Created by MeshpressClient.subscribe. */
-  constructor(topic: string, listener: VersionListener, logger: ClientLogger) {
+  constructor(topic: string, listener: VersionListener | VersionHandler, logger: ClientLogger) {
     super(topic);
-    this.#listener = listener;
+    this.#listener = typeof listener === 'function' ? listener : (v, d, r) => listener.onVersion(v, d, r);
     this.#logger = logger;
   }
 

@@ -121,6 +121,20 @@ describe('low-level subscription', () => {
     expect(metrics.count('updatesApplied', { topic: 'a.routes' })).toBe(2);
   });
 
+  it('accepts an object with onVersion as the listener', async () => {
+    const { transport, client, begin } = setup();
+    const seen: number[] = [];
+    client.subscribe('a.routes', {
+      onVersion(version) {
+        seen.push(version);
+      },
+    });
+    transport.setTarget(record('a.routes', 2, 'two'));
+    await begin();
+    expect(seen).toEqual([2]);
+    expect(() => client.subscribe('a.routes', {} as never)).toThrow(/listener/);
+  });
+
   it('a subscription added later to a topic that has a value gets that value at once', async () => {
     const { transport, client, begin } = setup();
     transport.setTarget(record('a.routes', 7, 'seven'));
