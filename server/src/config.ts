@@ -6,6 +6,7 @@ import {
 } from './consumers/consumer-status-store.js';
 import { DEFAULT_REFRESH_INTERVAL_MS } from './core/consumer-cache.js';
 import { DEFAULT_INLINE_LIMIT_BYTES, DEFAULT_MAX_PAYLOAD_BYTES } from './core/service.js';
+import { LIMIT_ENV_NAMES, limiterConfigShape } from './limits/config.js';
 import { DEFAULT_FALLBACK_INTERVAL_MS } from './tasks/fallback-writer.js';
 
 const port = z.coerce.number().int().min(0).max(65_535);
@@ -102,6 +103,7 @@ export const serverConfigSchema = z
       .pipe(z.union([z.literal(3), z.literal(4)]))
       .optional(),
     cassandraMigrate: flag.default(true),
+    ...limiterConfigShape,
     consumerStatusTtlMs: z.coerce.number().int().min(1_000).default(DEFAULT_CONSUMER_STATUS_TTL_MS),
     consumerLagGraceMs: z.coerce.number().int().min(0).default(DEFAULT_CONSUMER_LAG_GRACE_MS),
   })
@@ -160,6 +162,7 @@ const ENV_NAMES: Record<keyof ServerConfig, string> = {
   cassandraPassword: 'MESHPRESS_CASSANDRA_PASSWORD',
   cassandraProtocolVersion: 'MESHPRESS_CASSANDRA_PROTOCOL_VERSION',
   cassandraMigrate: 'MESHPRESS_CASSANDRA_MIGRATE',
+  ...LIMIT_ENV_NAMES,
   consumerStatusTtlMs: 'MESHPRESS_CONSUMER_STATUS_TTL_MS',
   consumerLagGraceMs: 'MESHPRESS_CONSUMER_LAG_GRACE_MS',
 };

@@ -29,6 +29,7 @@ export type { DocumentValidator } from './core/document-validator.js';
 export { MeshpressService, type MeshpressServiceOptions } from './core/service.js';
 export * from './grpc/index.js';
 export { RedisLeadership, type RedisLeadershipOptions } from './leadership/redis-leadership.js';
+export * from './limits/index.js';
 export { ServerMetrics } from './metrics.js';
 export { type RunningServer, type ServerParts, startServer } from './server.js';
 export { CassandraConfigStore } from './store/cassandra/cassandra-config-store.js';

@@ -9,6 +9,7 @@ import type { Authorizer } from './core/caller.js';
 import type { DocumentValidator } from './core/document-validator.js';
 import { MeshpressService } from './core/service.js';
 import { startGrpcServer } from './grpc/index.js';
+import { AppConcurrencyLimiter, installRestLimiter, limiterOptionsFromConfig } from './limits/index.js';
 import { ServerMetrics } from './metrics.js';
 import { buildRestApp } from './rest/app.js';
 import type { ConfigStore } from './store/config-store.js';
@@ -38,6 +39,8 @@ export interface RunningServer {
   readonly grpcPort: number;
   readonly service: MeshpressService;
   readonly metrics: ServerMetrics;
+  /** Per-app concurrency limiter; undefined when MESHPRESS_LIMIT_ENABLED=false. */
+  readonly limiter: AppConcurrencyLimiter | undefined;
   /** Present when this instance runs the tasks role. */
   readonly fallbackWriter: FallbackWriter | undefined;
   /**
@@ -92,6 +95,9 @@ export async function startServer(
     exposeOpenApi: config.exposeOpenApi,
     isReady: () => !draining,
   });
+  const limiterOptions = limiterOptionsFromConfig(config);
+  const limiter = limiterOptions ? new AppConcurrencyLimiter({ ...limiterOptions, clock }) : undefined;
+  if (limiter) installRestLimiter(rest, limiter);
   await rest.listen({ host: config.host, port: config.httpPort });
   const address = rest.server.address();
   const httpPort = typeof address === 'object' && address ? address.port : config.httpPort;
@@ -101,6 +107,7 @@ export async function startServer(
     logger,
     host: config.host,
     port: config.grpcPort,
+    limiter,
   }).catch(async (err: unknown) => {
     service.close();
     await rest.close();
@@ -159,6 +166,7 @@ export async function startServer(
     service,
     metrics,
     fallbackWriter,
+    limiter,
     close,
   };
 }

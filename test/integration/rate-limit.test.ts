@@ -1,77 +1,25 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { systemClock } from '@meshpress/client';
-import type { FastifyInstance } from 'fastify';
-import pino from 'pino';
 import { Agent, fetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { DirBlobStore } from '../../server/src/blob/dir-blob-store.js';
-import { InProcessChangeBus } from '../../server/src/bus/in-process-bus.js';
-import { MeshpressService } from '../../server/src/core/service.js';
-import { AppConcurrencyLimiter, installRestLimiter } from '../../server/src/limits/index.js';
-import { ServerMetrics } from '../../server/src/metrics.js';
-import { buildRestApp } from '../../server/src/rest/app.js';
-import { SqliteConfigStore } from '../../server/src/store/sqlite/sqlite-config-store.js';
+import type { AppConcurrencyLimiter } from '../../server/src/limits/index.js';
+import { startTestServer, type TestServer } from '../support/test-server.js';
 
-/**
- * A real embedded meshpress (SQLite file, blob directory, REST on a loopback port) built as startServer
- * builds it, with the per-app concurrency limiter installed on the REST app before it listens.
- */
-async function startLimitedServer(limiter: AppConcurrencyLimiter) {
-  const dir = await mkdtemp(join(tmpdir(), 'meshpress-limit-'));
-  const store = await SqliteConfigStore.open({ path: join(dir, 'meshpress.db') });
-  const blobs = new DirBlobStore({ root: join(dir, 'blobs') });
-  const bus = new InProcessChangeBus();
-  const metrics = new ServerMetrics();
-  const logger = pino({ level: 'silent' });
-  const service = new MeshpressService({
-    store,
-    blobs,
-    bus,
-    clock: systemClock,
-    logger,
-    metrics,
-    instanceId: 'rate-limit-test',
-  });
-  const app: FastifyInstance = buildRestApp({
-    service,
-    metrics,
-    logger,
-    version: 'test',
-    exposeOpenApi: false,
-    isReady: () => true,
-  });
-  installRestLimiter(app, limiter);
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const address = app.server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    async close() {
-      service.close();
-      await app.close();
-      await Promise.allSettled([bus.close(), blobs.close(), store.close()]);
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-const limiter = new AppConcurrencyLimiter({
-  initialLimit: 8,
-  minLimit: 4,
-  maxLimit: 16,
-  totalLimit: 200,
-  retryAfterMs: 1_000,
-});
-let server: Awaited<ReturnType<typeof startLimitedServer>>;
+let server: TestServer;
+let limiter: AppConcurrencyLimiter;
 // A client of its own, destroyed before the server closes: a burst leaves it with spare connections that
 // never carried a request, and the server would otherwise wait for them to time out before closing.
 const client = new Agent();
 
 beforeAll(async () => {
-  server = await startLimitedServer(limiter);
+  // The limiter as configured through MESHPRESS_LIMIT_* (here: the equivalent config entries).
+  server = await startTestServer({
+    limitInitial: 8,
+    limitMin: 4,
+    limitMax: 16,
+    limitTotal: 200,
+    limitRetryAfterMs: 1_000,
+  });
+  limiter = server.limiter!;
   for (const topic of ['mesh.prod.flood.routes', 'mesh.prod.calm.routes']) {
     expect((await send('PUT', `/v1/topics/${topic}`, 'ops', {})).status).toBe(201);
     expect(
@@ -81,11 +29,11 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await client.destroy();
-  await server?.close();
+  await server?.dispose();
 });
 
 function send(method: string, path: string, app: string, body?: unknown, signal?: AbortSignal) {
-  return fetch(`${server.url}${path}`, {
+  return fetch(`${server.httpUrl}${path}`, {
     method,
     headers: {
       'x-meshpress-app': app,

@@ -3,6 +3,8 @@ import type { handleUnaryCall, Metadata, ServerUnaryCall, StatusObject } from '@
 import type { Logger } from 'pino';
 import type { Caller } from '../core/caller.js';
 import { asMeshpressError, ERROR_STATUS } from '../core/error-status.js';
+import type { AppConcurrencyLimiter } from '../limits/app-concurrency-limiter.js';
+import { withGrpcLimit } from '../limits/grpc-limit.js';
 import type { ServerMetrics } from '../metrics.js';
 import { callerFromMetadata } from './caller.js';
 import { type MalformedMessage, requestIdTrailer, requireWellFormed, toGrpcStatus } from './errors.js';
@@ -10,6 +12,8 @@ import { type MalformedMessage, requestIdTrailer, requireWellFormed, toGrpcStatu
 export interface AdapterContext {
   readonly metrics: ServerMetrics;
   readonly logger: Logger;
+  /** Per-app adaptive concurrency limit; none = unlimited. */
+  readonly limiter?: AppConcurrencyLimiter | undefined;
 }
 
 /** What every call shares: its caller, its trailers, and how it is measured and how failures are reported. */
@@ -53,7 +57,13 @@ export function unary<Req, Res>(
 ): handleUnaryCall<Req | MalformedMessage, Res> {
   return (call, callback) => {
     const scope = new CallScope(context, operation, call.metadata);
-    const answer = async (): Promise<Res> => run(requireWellFormed(call.request, operation), scope, call);
+    const answer = async (): Promise<Res> => {
+      const request = requireWellFormed(call.request, operation);
+      if (!context.limiter) return run(request, scope, call);
+      // A held long-poll occupies a slot on purpose; its duration says nothing about the server's latency.
+      const held = operation === 'Poll' && ((request as { waitMs?: number | null }).waitMs ?? 0) > 0;
+      return withGrpcLimit(context.limiter, scope.caller.app, () => run(request, scope, call), { held });
+    };
     answer().then(
       (response) => {
         scope.finished();

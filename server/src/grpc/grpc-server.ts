@@ -1,6 +1,7 @@
 import { Server, ServerCredentials, type ServiceDefinition } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { MeshpressService } from '../core/service.js';
+import type { AppConcurrencyLimiter } from '../limits/app-concurrency-limiter.js';
 import type { ServerMetrics } from '../metrics.js';
 import { safeDeserializer } from './errors.js';
 import { meshpressHandlers } from './handlers.js';
@@ -17,6 +18,7 @@ export interface GrpcServerOptions {
   readonly host: string;
   /** 0 lets the OS choose; the chosen port is returned. */
   readonly port: number;
+  readonly limiter?: AppConcurrencyLimiter | undefined;
 }
 
 export interface RunningGrpcServer {
@@ -40,7 +42,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
   });
   server.addService(
     withSafeDeserializers(loadMeshpressProto().service),
-    meshpressHandlers({ metrics, logger }, service),
+    meshpressHandlers({ metrics, logger, limiter: options.limiter }, service),
   );
   const health = new MeshpressHealth();
   health.addTo(server);
