@@ -14,8 +14,10 @@ afterAll(async () => {
 describe('GET /v1/topics/:topic/consumers', () => {
   it('shows the version distribution from polls and names the nodes that lag behind their target', async () => {
     await call('PUT', '/v1/topics/t.status', {});
-    const v1 = (await call('POST', '/v1/topics/t.status/versions', { payload: { text: 'one' } })).body.version;
-    const v2 = (await call('POST', '/v1/topics/t.status/versions', { payload: { text: 'two' } })).body.version;
+    const v1 = (await call('POST', '/v1/topics/t.status/versions', { payload: { text: 'one' } })).body
+      .version;
+    const v2 = (await call('POST', '/v1/topics/t.status/versions', { payload: { text: 'two' } })).body
+      .version;
 
     const poll = (node: string, currentVersion?: number) =>
       call('POST', '/v1/poll', {
