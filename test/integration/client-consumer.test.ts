@@ -1,11 +1,14 @@
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { sha256Hex } from '@meshpress/client';
+import { sha256Hex, TopicNotFoundError, ValidationError, VersionNotFoundError } from '@meshpress/client';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   type ClientLogger,
+  GrpcTransport,
   InMemoryClientMetrics,
   MeshpressClient,
   type MeshpressClientOptions,
+  type PollTransport,
+  RestTransport,
 } from '../../client/src/consumer/index.js';
 import { S3BlobStore } from '../../server/src/blob/s3-blob-store.js';
 import { SqliteConfigStore } from '../../server/src/store/sqlite/sqlite-config-store.js';
@@ -261,5 +264,31 @@ describe.each(['rest', 'grpc'] as const)('over %s', (transport) => {
     const report = await c.start();
     expect(report.subscriptions).toEqual([{ topic, version: 2, source: 'history' }]);
     expect(sub.current()).toEqual({ ok: 2 });
+  });
+
+  it('maps server errors to the same error classes', async () => {
+    const topic = `cc.${transport}.errors`;
+    await putTopic(topic);
+    await publish(topic, 'one');
+    const wire: PollTransport =
+      transport === 'rest'
+        ? new RestTransport({ urls: [server.httpUrl] })
+        : new GrpcTransport({ addresses: [server.grpcAddress] });
+    try {
+      const signal = new AbortController().signal;
+      const invalid = await wire
+        .poll({ identity: {}, topics: [{ topic: 'Not A Topic' }], signal })
+        .catch((e: unknown) => e);
+      expect(invalid).toBeInstanceOf(ValidationError);
+      expect((invalid as ValidationError).issues[0]?.path).toBe('topics.0.topic');
+      await expect(wire.fetchData(topic, 99, signal)).rejects.toBeInstanceOf(VersionNotFoundError);
+      await expect(wire.history('cc.no.such.topic', undefined, 10, signal)).rejects.toBeInstanceOf(
+        TopicNotFoundError,
+      );
+      expect((await wire.history(topic, undefined, 10, signal)).map((r) => r.version)).toEqual([1]);
+      expect(Buffer.from(await wire.fetchData(topic, 1, signal)).toString()).toBe('one');
+    } finally {
+      await wire.close();
+    }
   });
 });

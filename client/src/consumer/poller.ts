@@ -97,13 +97,16 @@ export class Poller {
    * value at once. While the service is failing, the backoff stands.
    */
   poke(): void {
-    if (!this.#started || this.#o.signal.aborted || this.#consecutiveFailures > 0) return;
+    if (!this.#started || this.#o.signal.aborted) return;
     const inflight = this.#inflight;
     if (inflight) {
+      if (this.#consecutiveFailures > 0) return;
       if (inflight.holding) inflight.controller.abort(new Superseded());
       else this.#pokeAfterInflight = true;
       return;
     }
+    // A retry already scheduled keeps its backoff; an idle loop (it had no topics) starts again now.
+    if (this.#timer && this.#consecutiveFailures > 0) return;
     this.#schedule(0);
   }
 

@@ -259,6 +259,30 @@ describe('retries', () => {
   });
 });
 
+describe('topic set changes', () => {
+  it('goes idle without topics and polls again when a subscription arrives, even after failures', async () => {
+    const clock = new ManualClock();
+    const transport = new FakeTransport();
+    transport.mode = 'down';
+    const c = client(transport, { clock, random: () => 0, maxRetries: 100 });
+    const first = c.subscribe('a.routes', () => undefined);
+    void c.start();
+    await advance(clock, 0);
+    expect(transport.requests).toHaveLength(1);
+    first.close();
+    await advance(clock, 0); // the retry finds nothing to poll: the loop idles
+    await advance(clock, 600_000);
+    expect(transport.requests).toHaveLength(1);
+
+    transport.mode = 'up';
+    transport.setTarget(record('b.routes', 1, 'b1'));
+    const sub = c.subscribeAtomic('b.routes', { decode: text, defaultValue: '' });
+    await advance(clock, 0);
+    expect(transport.requests).toHaveLength(2);
+    expect(sub.current()).toBe('b1');
+  });
+});
+
 describe('close', () => {
   it('aborts the pending poll, clears every timer, and is idempotent', async () => {
     const clock = new ManualClock();
