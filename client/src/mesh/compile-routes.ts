@@ -13,7 +13,7 @@ import {
   DEFAULT_MESH_ROUTE_PRIORITY,
   DEFAULT_MESH_ROUTE_TIMEOUT_MS,
 } from './defaults.js';
-import { parseEndpointUrl } from './endpoint-schema.js';
+import { parseMeshEndpointUrl } from './endpoint-schema.js';
 import { compileHeaderMatcher } from './header-matcher.js';
 import { methodMask } from './methods.js';
 import { CompiledRoute, RouteTable } from './route-matcher.js';
@@ -105,7 +105,7 @@ export function pickTarget(decision: RouteDecision, rnd: number): RouteTarget {
 function compileVirtualNode(spec: MeshVirtualNodeSpec): MeshVirtualNode {
   const endpoints = spec.endpoints.map((e): MeshEndpoint => {
     if (e.url !== undefined) {
-      const parsed = parseEndpointUrl(e.url);
+      const parsed = parseMeshEndpointUrl(e.url);
       if (parsed) return parsed;
     }
     return { host: e.host ?? '', port: e.port ?? 0, scheme: 'http' };

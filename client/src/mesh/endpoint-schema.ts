@@ -12,7 +12,7 @@ function isHost(value: string): boolean {
  * Either `{ host, port }` or `{ url }`; the compiler normalises both to host, port and scheme. One object
  * with a refinement (rather than a union) so a bad port is reported at `…endpoints.N.port`.
  */
-export const endpointSchema = z
+export const meshEndpointSchema = z
   .strictObject({
     host: z.string().max(253).refine(isHost, 'host must be a DNS name or an IPv4/IPv6 address').optional(),
     port: z.int().min(1).max(65_535).optional(),
@@ -20,7 +20,7 @@ export const endpointSchema = z
       .string()
       .max(300)
       .refine(
-        (text) => parseEndpointUrl(text) !== undefined,
+        (text) => parseMeshEndpointUrl(text) !== undefined,
         'url must be http://host[:port] or https://host[:port] without path, query or credentials',
       )
       .optional(),
@@ -34,15 +34,15 @@ export const endpointSchema = z
   })
   .meta({ oneOf: [{ required: ['host', 'port'] }, { required: ['url'] }] });
 
-export type MeshEndpointSpec = z.output<typeof endpointSchema>;
+export type MeshEndpointSpec = z.output<typeof meshEndpointSchema>;
 
-export interface ParsedEndpointUrl {
+export interface ParsedMeshEndpointUrl {
   readonly scheme: 'http' | 'https';
   readonly host: string;
   readonly port: number;
 }
 
-export function parseEndpointUrl(text: string): ParsedEndpointUrl | undefined {
+export function parseMeshEndpointUrl(text: string): ParsedMeshEndpointUrl | undefined {
   let url: URL;
   try {
     url = new URL(text);

@@ -1,7 +1,8 @@
 export { compilePolicy, EMPTY_POLICY_SNAPSHOT } from './compile-policy.js';
 export { compileRoutes, EMPTY_ROUTES_SNAPSHOT, pickTarget } from './compile-routes.js';
+export { compileMeshPayload, decodeMeshDocument } from './decode-document.js';
 export * from './defaults.js';
-export { type MeshEndpointSpec, parseEndpointUrl } from './endpoint-schema.js';
+export { type MeshEndpointSpec, parseMeshEndpointUrl } from './endpoint-schema.js';
 export { type HeaderLookup, NO_HEADERS } from './header-matcher.js';
 export { meshDocumentJsonSchema } from './json-schema.js';
 export * from './names.js';

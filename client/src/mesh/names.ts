@@ -41,7 +41,7 @@ export const meshPathSchema = z
   .regex(MESH_PATH_PATTERN, "paths start with '/' and hold visible ASCII without '?', '#' or spaces");
 
 /** HTTP header names (RFC 9110 token characters). Compared lowercased. */
-export const HTTP_HEADER_NAME_PATTERN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}$/;
-export const httpHeaderNameSchema = z
+export const MESH_HEADER_NAME_PATTERN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}$/;
+export const meshHeaderNameSchema = z
   .string()
-  .regex(HTTP_HEADER_NAME_PATTERN, 'header names are 1-256 RFC 9110 token characters');
+  .regex(MESH_HEADER_NAME_PATTERN, 'header names are 1-256 RFC 9110 token characters');

@@ -22,7 +22,7 @@ export const meshPrincipalSchema = z
     "principals are '*' or 1-512 visible ASCII characters starting with a letter or digit",
   );
 
-export const pathMatchSchema = z
+export const meshPathMatchSchema = z
   .strictObject({
     prefix: meshPathSchema.optional(),
     exact: meshPathSchema.optional(),
@@ -33,7 +33,7 @@ export const pathMatchSchema = z
   })
   .meta({ oneOf: [{ required: ['prefix'] }, { required: ['exact'] }] });
 
-export const policyRuleSchema = z.strictObject({
+export const meshPolicyRuleSchema = z.strictObject({
   name: meshNameSchema,
   from: z
     .strictObject({
@@ -43,7 +43,7 @@ export const policyRuleSchema = z.strictObject({
     .describe('Source constraints; every given list must contain the caller. {} matches every caller.'),
   to: z
     .strictObject({
-      paths: z.array(pathMatchSchema).min(1).max(MAX_MESH_RULE_ENTRIES).optional(),
+      paths: z.array(meshPathMatchSchema).min(1).max(MAX_MESH_RULE_ENTRIES).optional(),
       methods: z.array(meshHttpMethodSchema).min(1).max(9).optional(),
     })
     .describe('Request constraints; every given list must match the request. {} matches every request.'),
@@ -56,7 +56,7 @@ export const policyDocumentSchema = z
     service: meshServiceNameSchema,
     mtls: z.strictObject({ mode: z.enum(MTLS_MODES) }),
     defaultAction: z.enum(POLICY_ACTIONS).default(DEFAULT_MESH_POLICY_ACTION),
-    rules: z.array(policyRuleSchema).max(MAX_MESH_POLICY_RULES),
+    rules: z.array(meshPolicyRuleSchema).max(MAX_MESH_POLICY_RULES),
   })
   .meta({ title: 'mesh.policy.v1', description: 'Inbound authorization and mTLS mode of one service.' });
 

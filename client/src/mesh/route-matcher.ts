@@ -22,14 +22,34 @@ export class CompiledRoute {
   }
 }
 
-/** Radix-tree node: `label` is the edge text leading here; `routes` those whose prefix ends here, by rank. */
+/**
+ * Radix-tree node: `label` is the edge text leading here; `routes` those whose prefix ends here, by rank.
+ * Children are built in a Map, then flattened into a jump table indexed by first character minus
+ * `childBase`: the first characters of siblings are usually close together (digits, letters), and an
+ * array index beats a Map lookup on the request path.
+ */
 class RadixNode {
   label: string;
   routes: CompiledRoute[] | null = null;
   children: Map<number, RadixNode> | null = null;
+  childBase = 0;
+  childTable: (RadixNode | null)[] | null = null;
 
   constructor(label: string) {
     this.label = label;
+  }
+
+  finish(): void {
+    if (this.children === null) return;
+    const codes = [...this.children.keys()];
+    this.childBase = Math.min(...codes);
+    const table = new Array<RadixNode | null>(Math.max(...codes) - this.childBase + 1).fill(null);
+    for (const [code, child] of this.children) {
+      table[code - this.childBase] = child;
+      child.finish();
+    }
+    this.childTable = table;
+    this.children = null;
   }
 }
 
@@ -55,6 +75,7 @@ export class RouteTable {
         else this.#exact.set(path, [route]);
       } else if (prefix !== undefined) this.#insertPrefix(prefix, route);
     }
+    this.#root.finish();
   }
 
   #insertPrefix(prefix: string, route: CompiledRoute): void {
@@ -118,10 +139,12 @@ function descend(
   bestSoFar: CompiledRoute | undefined,
 ): CompiledRoute | undefined {
   let best = bestSoFar;
-  const children = node.children;
-  if (children !== null && pos < path.length) {
-    const child = children.get(path.charCodeAt(pos));
-    if (child !== undefined && path.startsWith(child.label, pos))
+  const table = node.childTable;
+  if (table !== null && pos < path.length) {
+    const slot = path.charCodeAt(pos) - node.childBase;
+    const child = slot >= 0 && slot < table.length ? table[slot]! : null;
+    // The slot already matched the label's first character.
+    if (child !== null && (child.label.length === 1 || path.startsWith(child.label, pos)))
       best = descend(child, path, pos + child.label.length, bit, headers, best);
   }
   const routes = node.routes;

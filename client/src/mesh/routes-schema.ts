@@ -10,9 +10,9 @@ import {
   MAX_MESH_VIRTUAL_NODES,
   MAX_MESH_WEIGHTED_TARGETS,
 } from './defaults.js';
-import { endpointSchema } from './endpoint-schema.js';
+import { meshEndpointSchema } from './endpoint-schema.js';
 import {
-  httpHeaderNameSchema,
+  meshHeaderNameSchema,
   meshHttpMethodSchema,
   meshNameSchema,
   meshPathSchema,
@@ -35,9 +35,9 @@ function exactlyOneOf<T extends z.ZodObject>(schema: T, keys: readonly string[])
     .meta({ oneOf: keys.map((k) => ({ required: [k] })) });
 }
 
-export const headerMatchSchema = exactlyOneOf(
+export const meshHeaderMatchSchema = exactlyOneOf(
   z.strictObject({
-    name: httpHeaderNameSchema.describe('Header name, compared case-insensitively.'),
+    name: meshHeaderNameSchema.describe('Header name, compared case-insensitively.'),
     exact: z.string().max(MAX_HEADER_VALUE_LENGTH).optional().describe('Value equals this string.'),
     prefix: z.string().min(1).max(MAX_HEADER_VALUE_LENGTH).optional().describe('Value starts with this.'),
     regex: z
@@ -55,22 +55,22 @@ export const headerMatchSchema = exactlyOneOf(
   ['exact', 'prefix', 'regex', 'present'],
 );
 
-export const routeMatchSchema = exactlyOneOf(
+export const meshRouteMatchSchema = exactlyOneOf(
   z.strictObject({
     prefix: meshPathSchema.optional().describe("Path starts with this string ('/' matches every path)."),
     path: meshPathSchema.optional().describe('Path (query string excluded) equals this string.'),
     methods: z.array(meshHttpMethodSchema).min(1).max(9).optional().describe('Any of these methods.'),
-    headers: z.array(headerMatchSchema).min(1).max(MAX_MESH_HEADER_MATCHERS).optional(),
+    headers: z.array(meshHeaderMatchSchema).min(1).max(MAX_MESH_HEADER_MATCHERS).optional(),
   }),
   ['prefix', 'path'],
 );
 
-export const weightedTargetSchema = z.strictObject({
+export const meshWeightedTargetSchema = z.strictObject({
   virtualNode: meshNameSchema,
   weight: z.int().min(0).max(MAX_MESH_TARGET_WEIGHT).describe('Relative weight; share = weight / sum.'),
 });
 
-export const RETRY_EVENTS = [
+export const MESH_RETRY_EVENTS = [
   '5xx',
   'gateway-error',
   'reset',
@@ -78,12 +78,12 @@ export const RETRY_EVENTS = [
   'retriable-4xx',
   'refused-stream',
 ] as const;
-export type RetryEvent = (typeof RETRY_EVENTS)[number];
+export type MeshRetryEvent = (typeof MESH_RETRY_EVENTS)[number];
 
-export const retryPolicySchema = z.strictObject({
+export const meshRetryPolicySchema = z.strictObject({
   maxRetries: z.int().min(0).max(10),
   perTryTimeoutMs: positiveMs,
-  retryOn: z.array(z.enum(RETRY_EVENTS)).min(1).max(RETRY_EVENTS.length),
+  retryOn: z.array(z.enum(MESH_RETRY_EVENTS)).min(1).max(MESH_RETRY_EVENTS.length),
   backoff: z
     .strictObject({
       baseIntervalMs: z.int().min(1).max(60_000),
@@ -92,20 +92,20 @@ export const retryPolicySchema = z.strictObject({
     .optional(),
 });
 
-export const routeSchema = z.strictObject({
+export const meshRouteSchema = z.strictObject({
   name: meshNameSchema,
   priority: z.int().min(0).max(MAX_MESH_ROUTE_PRIORITY).optional().describe('0 is matched first.'),
-  match: routeMatchSchema,
+  match: meshRouteMatchSchema,
   action: z.strictObject({
-    weightedTargets: z.array(weightedTargetSchema).min(1).max(MAX_MESH_WEIGHTED_TARGETS),
+    weightedTargets: z.array(meshWeightedTargetSchema).min(1).max(MAX_MESH_WEIGHTED_TARGETS),
   }),
-  retryPolicy: retryPolicySchema.optional(),
+  retryPolicy: meshRetryPolicySchema.optional(),
   timeoutMs: positiveMs.optional(),
 });
 
-export const virtualNodeSchema = z.strictObject({
+export const meshVirtualNodeSchema = z.strictObject({
   name: meshNameSchema,
-  endpoints: z.array(endpointSchema).min(1).max(MAX_MESH_ENDPOINTS_PER_NODE),
+  endpoints: z.array(meshEndpointSchema).min(1).max(MAX_MESH_ENDPOINTS_PER_NODE),
   connectionPool: z
     .strictObject({
       maxConnections: z.int().min(1).max(1_000_000).optional(),
@@ -123,7 +123,7 @@ export const virtualNodeSchema = z.strictObject({
     .optional(),
 });
 
-export const rateLimitSchema = z.strictObject({
+export const meshRateLimitSchema = z.strictObject({
   requestsPerSecond: z.number().positive().max(1_000_000_000),
   burst: z.int().min(1).max(1_000_000_000).optional(),
 });
@@ -133,10 +133,10 @@ export const routesDocumentSchema = z
     kind: z.literal('mesh.routes.v1'),
     virtualService: meshServiceNameSchema,
     router: z.strictObject({
-      routes: z.array(routeSchema).max(MAX_MESH_ROUTES),
+      routes: z.array(meshRouteSchema).max(MAX_MESH_ROUTES),
     }),
-    virtualNodes: z.array(virtualNodeSchema).min(1).max(MAX_MESH_VIRTUAL_NODES),
-    rateLimit: rateLimitSchema.optional(),
+    virtualNodes: z.array(meshVirtualNodeSchema).min(1).max(MAX_MESH_VIRTUAL_NODES),
+    rateLimit: meshRateLimitSchema.optional(),
   })
   .meta({
     title: 'mesh.routes.v1',

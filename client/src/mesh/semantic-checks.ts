@@ -1,6 +1,6 @@
 import type { FieldIssue } from '../core/errors.js';
 import { DEFAULT_MESH_ROUTE_TIMEOUT_MS } from './defaults.js';
-import { parseEndpointUrl } from './endpoint-schema.js';
+import { parseMeshEndpointUrl } from './endpoint-schema.js';
 import type { PolicyDocument } from './policy-schema.js';
 import { compareRoutePrecedence } from './route-precedence.js';
 import type { MeshRoute, RoutesDocument } from './routes-schema.js';
@@ -108,7 +108,7 @@ function endpointKey(e: {
   port?: number | undefined;
   url?: string | undefined;
 }): string {
-  const parsed = e.url === undefined ? undefined : parseEndpointUrl(e.url);
+  const parsed = e.url === undefined ? undefined : parseMeshEndpointUrl(e.url);
   return parsed ? `${parsed.host}:${parsed.port}` : `${e.host}:${e.port}`;
 }
 

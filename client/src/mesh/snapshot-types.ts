@@ -1,6 +1,6 @@
 import type { HeaderLookup } from './header-matcher.js';
 import type { MeshPolicyRule, MtlsMode, PolicyAction } from './policy-schema.js';
-import type { MeshRouteMatch, RetryEvent } from './routes-schema.js';
+import type { MeshRetryEvent, MeshRouteMatch } from './routes-schema.js';
 import type { AliasTable } from './weighted-picker.js';
 
 export interface MeshEndpoint {
@@ -34,7 +34,7 @@ export interface MeshVirtualNode {
 export interface MeshRetryPolicy {
   readonly maxRetries: number;
   readonly perTryTimeoutMs: number;
-  readonly retryOn: readonly RetryEvent[];
+  readonly retryOn: readonly MeshRetryEvent[];
   readonly backoff: { readonly baseIntervalMs: number; readonly maxIntervalMs: number };
 }
 
