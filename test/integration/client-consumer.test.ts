@@ -150,6 +150,34 @@ describe.each(['rest', 'grpc'] as const)('over %s', (transport) => {
     expect(c.secondsSinceLastSuccessfulPoll()).toBeLessThan(6);
   });
 
+  it('follows a pin back to an older version, and forward again when it is removed', async () => {
+    const topic = `cc.${transport}.pin`;
+    await putTopic(topic);
+    const v1 = await publish(topic, 'one');
+    const v2 = await publish(topic, 'two');
+    const { client: c } = client(transport);
+    const sub = c.subscribeAtomic(topic, { decode: decodeText, defaultValue: 'default' });
+    await c.start();
+    expect(sub.state).toMatchObject({ value: 'two', version: v2, pinned: false });
+
+    let res = await call('PUT', `/v1/topics/${topic}/pins/app%3Dcheckout`, {
+      version: v1,
+      reason: 'rollback',
+    });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    await vi.waitFor(() => expect(sub.state).toMatchObject({ value: 'one', version: v1, pinned: true }), {
+      timeout: 3_000,
+      interval: 10,
+    });
+
+    res = await call('DELETE', `/v1/topics/${topic}/pins/app%3Dcheckout`);
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    await vi.waitFor(() => expect(sub.state).toMatchObject({ value: 'two', version: v2, pinned: false }), {
+      timeout: 3_000,
+      interval: 10,
+    });
+  });
+
   it('downloads payloads above the inline limit from S3, own region first', async () => {
     const topic = `cc.${transport}.s3`;
     await putTopic(topic);

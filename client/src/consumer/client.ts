@@ -291,8 +291,10 @@ export class MeshpressClient {
         if (!channel) return false;
         const update = byTopic.get(topic);
         if (!update) {
-          // The service answered and has nothing for this node: the default is the right value.
-          for (const s of channel.unvalued) s.markStarted('default');
+          // The service answered and has nothing for this node: the default is the right value. (A topic
+          // with a value has nothing new; a subscription that just joined it is being handed that value.)
+          if (channel.currentVersion === undefined)
+            for (const s of channel.unvalued) s.markStarted('default');
           return false;
         }
         const outcome = await channel.offerWithHistory(
