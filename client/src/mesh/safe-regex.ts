@@ -9,6 +9,16 @@ export interface HeaderRegex {
 }
 
 /**
+ * Compiled regexes are immutable, so they are shared across compiles: a new version of a document
+ * usually repeats the previous one's patterns, and one document often repeats a pattern across routes.
+ * Bounded in entries and in table size, so the cache holds at most a few megabytes.
+ */
+const cache = new Map<string, HeaderRegex | string>();
+const CACHE_LIMIT = 256;
+const MAX_CACHED_CELLS = 4096;
+const cellsOf = new WeakMap<HeaderRegex, number>();
+
+/**
  * Compiles a header regex or returns why it is refused. Refused: patterns over the length cap, syntax
  * outside the RE2-compatible subset, nested repetition (`(a+)+`), repeated alternatives that can
  * start alike (`(a|ab)*`), and patterns whose automaton exceeds the state budget. The shape rules
@@ -26,16 +36,6 @@ export function compileHeaderRegex(source: string): HeaderRegex | string {
   }
   return result;
 }
-
-/**
- * Compiled regexes are immutable, so they are shared across compiles: a new version of a document
- * usually repeats the previous one's patterns, and one document often repeats a pattern across routes.
- * Bounded in entries and in table size, so the cache holds at most a few megabytes.
- */
-const cache = new Map<string, HeaderRegex | string>();
-const CACHE_LIMIT = 256;
-const MAX_CACHED_CELLS = 4096;
-const cellsOf = new WeakMap<HeaderRegex, number>();
 
 function compileUncached(source: string): HeaderRegex | string {
   if (source.length > MAX_HEADER_REGEX_LENGTH)
