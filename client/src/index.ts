@@ -1,3 +1,4 @@
+export * from './consumer/index.js';
 export * from './core/clock.js';
 export * from './core/errors.js';
 export * from './core/model.js';
@@ -13,6 +14,7 @@ export * from './fallback/format.js';
 export { DEFAULT_FALLBACK_CACHE_TTL_MS } from './fallback/reader-options.js';
 export * from './fallback/s3-reader.js';
 export * from './fallback/types.js';
+export * from './mesh/index.js';
 export {
   type Download,
   MeshpressAdmin,

@@ -1,4 +1,4 @@
-import { type DocumentKind, MalformedRequestError } from '@meshpress/client';
+import { type DocumentKind, decodeMeshDocument } from '@meshpress/client';
 
 /**
  * Validates the payload of a typed topic at publish time. Throw ValidationError (with the path of each
@@ -6,11 +6,10 @@ import { type DocumentKind, MalformedRequestError } from '@meshpress/client';
  */
 export type DocumentValidator = (kind: DocumentKind, payload: Uint8Array) => void;
 
-/** Accepts any well-formed JSON: used until a kind has a schema of its own. */
-export const requireJson: DocumentValidator = (kind, payload) => {
-  try {
-    JSON.parse(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('utf8'));
-  } catch (cause) {
-    throw new MalformedRequestError(`a ${kind} topic takes a JSON document`, { cause });
-  }
+/**
+ * The default: the payload must be a JSON document of the topic's kind that passes the structural (zod)
+ * and semantic checks shared with the client (client/src/mesh), so a bad route table never reaches a proxy.
+ */
+export const validateMeshDocument: DocumentValidator = (kind, payload) => {
+  decodeMeshDocument(kind, payload);
 };

@@ -29,7 +29,7 @@ import type { ServerMetrics } from '../metrics.js';
 import type { ConfigStore, VersionPage } from '../store/config-store.js';
 import { type Action, type Authorizer, allowAll, type Caller } from './caller.js';
 import { ConsumerCache } from './consumer-cache.js';
-import { type DocumentValidator, requireJson } from './document-validator.js';
+import { type DocumentValidator, validateMeshDocument } from './document-validator.js';
 import {
   addScopesInputSchema,
   listTopicsInputSchema,
@@ -108,7 +108,7 @@ export class MeshpressService {
     this.#logger = options.logger;
     this.#metrics = options.metrics;
     this.#authorizer = options.authorizer ?? allowAll;
-    this.#validateDocument = options.documentValidator ?? requireJson;
+    this.#validateDocument = options.documentValidator ?? validateMeshDocument;
     this.#instanceId = options.instanceId;
     this.#inlineLimit = options.inlineLimitBytes ?? DEFAULT_INLINE_LIMIT_BYTES;
     this.#maxPayload = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
@@ -181,6 +181,8 @@ export class MeshpressService {
     let pointer: DataPointer;
     let size: number;
     let sha256: string;
+    /** Bytes this publish stored in the blob store, if any (stored again before the commit, see below). */
+    let blobData: Uint8Array | undefined;
     if (input.payload.kind === 'bytes') {
       const data = input.payload.data;
       size = data.byteLength;
@@ -192,10 +194,11 @@ export class MeshpressService {
           actual: sha256,
         });
       if (topic.kind) this.#validateDocument(topic.kind, data);
-      pointer =
-        size <= this.#inlineLimit
-          ? { kind: 'direct', data: Uint8Array.from(data) }
-          : await this.#blobs.putPayload(data, sha256);
+      if (size <= this.#inlineLimit) pointer = { kind: 'direct', data: Uint8Array.from(data) };
+      else {
+        blobData = data;
+        pointer = await this.#blobs.putPayload(data, sha256);
+      }
     } else {
       if (topic.kind)
         this.#validateDocument(topic.kind, await this.#blobs.getPayload(input.payload, input.payload.sha256));
@@ -218,6 +221,11 @@ export class MeshpressService {
       createdAt: now,
     });
     await this.#store.addScopes(topic.name, version, input.scopes, now);
+    // The blob may be an existing content-addressed one that the janitor deleted after our first store
+    // (it was unreferenced until our record was written). Storing it again now, with the record in place,
+    // closes that race together with the janitor's own re-check (docs/retention.md "The publish race");
+    // S3 skips the upload when the object is there.
+    if (blobData) await this.#blobs.putPayload(blobData, sha256);
     await this.#store.commitVersion(topic.name, version, now);
 
     this.#metrics.publishes.inc({ pointer: pointer.kind });
