@@ -84,6 +84,7 @@ export async function startServer(
     refreshIntervalMs: config.refreshIntervalMs,
     consumerStatus,
     consumerLagGraceMs: config.consumerLagGraceMs,
+    roles: config.roles,
   });
 
   let draining = false;

@@ -1,11 +1,11 @@
 import type { Clock } from '../core/clock.js';
 import { IntegrityError, type MeshpressError, UnavailableError } from '../core/errors.js';
 import type { VersionRecord } from '../core/model.js';
+import { asTransportError } from '../core/wire-error.js';
 import { timeoutSignal } from './abort.js';
 import { verifyPayload } from './integrity.js';
 import { orderByRegion, type S3Downloader } from './s3-downloader.js';
 import type { PollTransport } from './transport.js';
-import { asTransportError } from './wire-error.js';
 
 export interface DownloaderOptions {
   readonly transport: PollTransport;

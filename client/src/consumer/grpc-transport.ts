@@ -12,6 +12,7 @@ import type { z } from 'zod';
 import { type MeshpressError, UnavailableError, ValidationError } from '../core/errors.js';
 import type { VersionRecord } from '../core/model.js';
 import { toFieldIssues } from '../core/validation.js';
+import { errorFromWire } from '../core/wire-error.js';
 import { meshpressClientConstructor } from './grpc-proto.js';
 import {
   fromPollResponse,
@@ -21,7 +22,6 @@ import {
   versionDataChunkMessage,
 } from './grpc-views.js';
 import type { CallerHeaders, PollRequest, PollTransport, PollUpdate } from './transport.js';
-import { errorFromWire } from './wire-error.js';
 
 const ERROR_CODE_KEY = 'meshpress-error-code';
 const ERROR_DETAILS_KEY = 'meshpress-error-details';

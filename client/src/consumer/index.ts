@@ -1,3 +1,4 @@
+export { asTransportError, errorFromWire } from '../core/wire-error.js';
 export { RequestTimeoutError } from './abort.js';
 export {
   type AtomicOptions,
@@ -47,4 +48,3 @@ export { RestTransport, type RestTransportOptions } from './rest-transport.js';
 export { orderByRegion, S3Downloader, type S3DownloadOptions } from './s3-downloader.js';
 export { Subscription, type VersionHandler, type VersionListener } from './subscription.js';
 export type { CallerHeaders, PollRequest, PollTopic, PollTransport } from './transport.js';
-export { asTransportError, errorFromWire } from './wire-error.js';

@@ -1,12 +1,12 @@
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { ClosedError, type MeshpressError, TooManyRequestsError } from '../core/errors.js';
 import type { Identity } from '../core/names.js';
+import { asTransportError } from '../core/wire-error.js';
 import { timeoutSignal } from './abort.js';
 import { jitteredInterval } from './backoff.js';
 import type { ClientLogger } from './logger.js';
 import type { ClientMetrics } from './metrics.js';
 import type { PollTopic, PollTransport, PollUpdate } from './transport.js';
-import { asTransportError } from './wire-error.js';
 
 export interface PollerHooks {
   /** The topics to poll now, with the version each runs. */

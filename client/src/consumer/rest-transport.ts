@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { UnavailableError, ValidationError } from '../core/errors.js';
 import type { VersionRecord } from '../core/model.js';
 import { toFieldIssues } from '../core/validation.js';
+import { asTransportError, errorFromWire } from '../core/wire-error.js';
 import {
   errorView,
   fromPollUpdateView,
@@ -10,7 +11,6 @@ import {
   versionView,
 } from '../wire/rest-views.js';
 import type { CallerHeaders, PollRequest, PollTransport, PollUpdate } from './transport.js';
-import { asTransportError, errorFromWire } from './wire-error.js';
 
 const pollResponse = z.object({ updates: z.array(pollUpdateView) });
 const historyResponse = z.object({ versions: z.array(versionView), nextBefore: z.number().int().optional() });

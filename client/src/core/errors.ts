@@ -22,6 +22,7 @@ export type ErrorCode =
   | 'TOO_MANY_REQUESTS'
   | 'CONFLICT'
   | 'UNAVAILABLE'
+  | 'MISDIRECTED'
   | 'CLOSED'
   | 'INTERNAL';
 
@@ -125,6 +126,13 @@ export class ConflictError extends MeshpressError {
 export class UnavailableError extends MeshpressError {
   constructor(message: string, options: { cause?: unknown } = {}) {
     super('UNAVAILABLE', message, options);
+  }
+}
+
+/** A request sent to an instance that does not serve its role (e.g. a publish to a consume-only instance). */
+export class MisdirectedError extends MeshpressError {
+  constructor(message: string, details?: unknown) {
+    super('MISDIRECTED', message, { details });
   }
 }
 

@@ -7,6 +7,7 @@ import {
   InternalError,
   MalformedRequestError,
   MeshpressError,
+  MisdirectedError,
   PayloadTooLargeError,
   TooManyRequestsError,
   TopicNotFoundError,
@@ -14,7 +15,7 @@ import {
   UnavailableError,
   ValidationError,
   VersionNotFoundError,
-} from '../core/errors.js';
+} from './errors.js';
 
 interface Details {
   readonly topic?: unknown;
@@ -54,6 +55,8 @@ export function errorFromWire(code: string, message: string, details: unknown): 
       return new ConflictError(message, details);
     case 'UNAVAILABLE':
       return new UnavailableError(message);
+    case 'MISDIRECTED':
+      return new MisdirectedError(message, details);
     case 'CLOSED':
       // The server is shutting down: for a client that is "the service is unavailable right now".
       return new UnavailableError(message, { cause: new ClosedError('meshpress server') });

@@ -14,6 +14,7 @@ export const ERROR_STATUS: Record<ErrorCode, { http: number; grpc: GrpcStatus }>
   TOO_MANY_REQUESTS: { http: 429, grpc: GrpcStatus.RESOURCE_EXHAUSTED },
   CONFLICT: { http: 409, grpc: GrpcStatus.ABORTED },
   UNAVAILABLE: { http: 503, grpc: GrpcStatus.UNAVAILABLE },
+  MISDIRECTED: { http: 421, grpc: GrpcStatus.UNIMPLEMENTED },
   CLOSED: { http: 503, grpc: GrpcStatus.UNAVAILABLE },
   INTERNAL: { http: 500, grpc: GrpcStatus.INTERNAL },
 };

@@ -5,6 +5,7 @@ import {
   GLOBAL_SCOPE,
   type Identity,
   IntegrityError,
+  MisdirectedError,
   PayloadTooLargeError,
   type PinRecord,
   parseOrThrow,
@@ -48,6 +49,15 @@ import {
 import { evaluatePoll, type PollUpdate } from './poll-rule.js';
 import { WaiterRegistry } from './waiters.js';
 
+/** Which role an action needs; reads are served by every instance. */
+const ROLE_OF_ACTION: Partial<Record<Action, 'publish' | 'consume'>> = {
+  'topic.write': 'publish',
+  'version.publish': 'publish',
+  'scope.add': 'publish',
+  'pin.write': 'publish',
+  consume: 'consume',
+};
+
 export const DEFAULT_INLINE_LIMIT_BYTES = 1024 * 1024;
 export const DEFAULT_MAX_PAYLOAD_BYTES = 64 * 1024 * 1024;
 
@@ -65,6 +75,8 @@ export interface MeshpressServiceOptions {
   readonly inlineLimitBytes?: number;
   readonly maxPayloadBytes?: number;
   readonly refreshIntervalMs?: number;
+  /** Roles this instance serves (default all): writes need `publish`, polls need `consume`. */
+  readonly roles?: readonly ('publish' | 'consume' | 'tasks')[];
   /** Where polls report which version each node runs; none = not tracked. */
   readonly consumerStatus?: ConsumerStatusStore;
   /** How long a node may differ from its target before it counts as lagging. */
@@ -99,6 +111,7 @@ export class MeshpressService {
   readonly #shutdown = new AbortController();
   readonly #consumerStatus: ConsumerStatusStore | undefined;
   readonly #consumerLagGraceMs: number;
+  readonly #roles: ReadonlySet<string>;
 
   constructor(options: MeshpressServiceOptions) {
     this.#store = options.store;
@@ -113,6 +126,7 @@ export class MeshpressService {
     this.#inlineLimit = options.inlineLimitBytes ?? DEFAULT_INLINE_LIMIT_BYTES;
     this.#maxPayload = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
     this.#consumerStatus = options.consumerStatus;
+    this.#roles = new Set(options.roles ?? ['publish', 'consume', 'tasks']);
     this.#consumerLagGraceMs = options.consumerLagGraceMs ?? DEFAULT_CONSUMER_LAG_GRACE_MS;
     this.#cache = new ConsumerCache({
       store: this.#store,
@@ -469,6 +483,12 @@ export class MeshpressService {
   }
 
   async #authorize(caller: Caller, action: Action, topic?: string): Promise<void> {
+    const role = ROLE_OF_ACTION[action];
+    if (role && !this.#roles.has(role))
+      throw new MisdirectedError(`this instance does not serve the ${role} role; send ${action} to one that does`, {
+        role,
+        roles: [...this.#roles],
+      });
     await this.#authorizer.authorize(caller, action, topic);
   }
 
