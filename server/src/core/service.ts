@@ -47,6 +47,7 @@ import {
   versionRefSchema,
 } from './inputs.js';
 import { evaluatePoll, type PollUpdate } from './poll-rule.js';
+import { ReadCache } from './read-cache.js';
 import { WaiterRegistry } from './waiters.js';
 
 /** Which role an action needs; reads are served by every instance. */
@@ -57,6 +58,9 @@ const ROLE_OF_ACTION: Partial<Record<Action, 'publish' | 'consume'>> = {
   'pin.write': 'publish',
   consume: 'consume',
 };
+
+/** Non-poll reads (version records, payload bytes) are pooled and reused this long. */
+const READ_CACHE_TTL_MS = 2_000;
 
 export const DEFAULT_INLINE_LIMIT_BYTES = 1024 * 1024;
 export const DEFAULT_MAX_PAYLOAD_BYTES = 64 * 1024 * 1024;
@@ -112,6 +116,8 @@ export class MeshpressService {
   readonly #consumerStatus: ConsumerStatusStore | undefined;
   readonly #consumerLagGraceMs: number;
   readonly #roles: ReadonlySet<string>;
+  readonly #records: ReadCache<VersionRecord>;
+  readonly #payloads: ReadCache<Uint8Array>;
 
   constructor(options: MeshpressServiceOptions) {
     this.#store = options.store;
@@ -127,6 +133,15 @@ export class MeshpressService {
     this.#maxPayload = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
     this.#consumerStatus = options.consumerStatus;
     this.#roles = new Set(options.roles ?? ['publish', 'consume', 'tasks']);
+    const readCache = { clock: this.#clock, ttlMs: READ_CACHE_TTL_MS };
+    this.#records = new ReadCache(
+      { ...readCache, maxEntries: 10_000, maxBytes: 64 * 1024 * 1024 },
+      (r) => r.size,
+    );
+    this.#payloads = new ReadCache(
+      { ...readCache, maxEntries: 1_000, maxBytes: 256 * 1024 * 1024 },
+      (d) => d.byteLength,
+    );
     this.#consumerLagGraceMs = options.consumerLagGraceMs ?? DEFAULT_CONSUMER_LAG_GRACE_MS;
     this.#cache = new ConsumerCache({
       store: this.#store,
@@ -272,7 +287,9 @@ export class MeshpressService {
   async getVersion(caller: Caller, input: { topic: string; version: number }): Promise<VersionRecord> {
     const ref = parseOrThrow(versionRefSchema, input, 'version reference');
     await this.#authorize(caller, 'version.read', ref.topic);
-    return this.#requireVersion(ref.topic, ref.version);
+    return this.#records.get(`${ref.topic}@${ref.version}`, () =>
+      this.#requireVersion(ref.topic, ref.version),
+    );
   }
 
   /** The payload bytes of a version, verified against its sha256. */
@@ -472,6 +489,8 @@ export class MeshpressService {
 
   /** Refreshes this instance's cache before returning (read-your-writes), then tells the others. */
   async #changed(topic: string): Promise<void> {
+    this.#records.invalidatePrefix(`${topic}@`);
+    this.#payloads.invalidatePrefix(`${topic}@`);
     await this.#cache.refresh(topic).catch((err: unknown) => {
       this.#logger.warn({ err, topic }, 'cache refresh after a write failed');
     });
@@ -485,10 +504,13 @@ export class MeshpressService {
   async #authorize(caller: Caller, action: Action, topic?: string): Promise<void> {
     const role = ROLE_OF_ACTION[action];
     if (role && !this.#roles.has(role))
-      throw new MisdirectedError(`this instance does not serve the ${role} role; send ${action} to one that does`, {
-        role,
-        roles: [...this.#roles],
-      });
+      throw new MisdirectedError(
+        `this instance does not serve the ${role} role; send ${action} to one that does`,
+        {
+          role,
+          roles: [...this.#roles],
+        },
+      );
     await this.#authorizer.authorize(caller, action, topic);
   }
 
