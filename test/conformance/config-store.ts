@@ -458,6 +458,125 @@ export function configStoreConformance(name: string, factory: () => Promise<Conf
       });
     });
 
+    describe('purging (janitor)', () => {
+      /** Bytes no other test or run uses, so their digest is referenced only by what this test writes. */
+      const uniqueBytes = () => randomBytes(48);
+      const s3Pointer = (sha: string): DataPointer => ({
+        kind: 's3',
+        locations: [{ region: 'us-east-1', bucket: 'mesh-us', key: `blobs/${sha}` }],
+      });
+
+      it('removes a committed version from reads, history and snapshots, leaving the others', async () => {
+        const name = await createTopic('purge');
+        const v1 = await publish(name, ['*'], T0 + 10);
+        const v2 = await publish(name, ['app=payments', '*'], T0 + 20);
+        const v3 = await publish(name, ['*'], T0 + 30);
+        const kept3 = await store.getVersion(name, v3);
+
+        expect(await store.deleteVersion(name, v2)).toBe(true);
+
+        expect(await store.getVersion(name, v2)).toBeUndefined();
+        expect((await store.listVersions(name, { limit: 10 })).versions.map((v) => v.version)).toEqual([
+          v3,
+          v1,
+        ]);
+        const paged = await store.listVersions(name, { limit: 1 });
+        expect(paged.versions.map((v) => v.version)).toEqual([v3]);
+        expect(
+          (await store.listVersions(name, { before: paged.nextBefore, limit: 1 })).versions.map(
+            (v) => v.version,
+          ),
+        ).toEqual([v1]);
+        expect(
+          [...((await store.loadTopicSnapshot(name))?.publishes ?? [])].sort(byVersionThenScope),
+        ).toEqual([
+          { version: v1, scope: '*', visibleAt: T0 + 10 },
+          { version: v3, scope: '*', visibleAt: T0 + 30 },
+        ]);
+        expect(await store.getVersion(name, v3)).toEqual(kept3);
+        expect((await store.getVersion(name, v1))?.committedAt).toBe(T0 + 10);
+      });
+
+      it('is idempotent, and finds nothing to delete for unknown topics and unwritten versions', async () => {
+        const name = await createTopic('purge-twice');
+        const version = await publish(name, ['*'], T0 + 10);
+        const allocated = await store.allocateVersion(name);
+
+        expect(await store.deleteVersion(name, version)).toBe(true);
+        expect(await store.deleteVersion(name, version)).toBe(false);
+        expect(await store.deleteVersion(name, allocated)).toBe(false);
+        expect(await store.deleteVersion(name, 999)).toBe(false);
+        expect(await store.deleteVersion(topicName('nowhere'), 1)).toBe(false);
+        expect(await store.listVersions(name, { limit: 10 })).toEqual({ versions: [] });
+        expect((await store.loadTopicSnapshot(name))?.publishes).toEqual([]);
+      });
+
+      it('purges an uncommitted version too, and never hands a purged number out again', async () => {
+        const name = await createTopic('purge-uncommitted');
+        const v1 = await publish(name, ['*'], T0 + 10);
+        const v2 = await store.allocateVersion(name);
+        await store.writeVersion(draft(name, v2));
+        await store.addScopes(name, v2, ['*'], T0 + 20);
+
+        expect(await store.deleteVersion(name, v2)).toBe(true);
+        expect(await store.getVersion(name, v2)).toBeUndefined();
+        expect(await store.deleteVersion(name, v1)).toBe(true);
+        expect((await store.getTopic(name))?.latestVersion).toBe(v2);
+        expect(await publish(name, ['*'], T0 + 30)).toBe(v2 + 1);
+      });
+
+      it('leaves pins and pin history alone', async () => {
+        const name = await createTopic('purge-pins');
+        const v1 = await publish(name, ['*'], T0 + 10);
+        const v2 = await publish(name, ['*'], T0 + 20);
+        const pin: PinRecord = { scope: '*', version: v2, reason: 'hold', author: 'oncall', setAt: T0 + 30 };
+        await store.setPin(name, pin);
+
+        await store.deleteVersion(name, v1);
+        expect(await store.listPins(name)).toEqual([pin]);
+        expect(await store.pinHistory(name)).toEqual([
+          { scope: '*', version: v2, reason: 'hold', author: 'oncall', at: T0 + 30 },
+        ]);
+        expect((await store.loadTopicSnapshot(name))?.pins).toEqual([pin]);
+      });
+
+      it('counts blob references of committed and uncommitted records in every topic until purged', async () => {
+        const bytes = uniqueBytes();
+        const sha = sha256Hex(bytes);
+        expect(await store.isPayloadReferenced(sha)).toBe(false);
+
+        const a = await createTopic('refs-a');
+        const b = await createTopic('refs-b');
+        // Uncommitted: a publish in flight already holds its blob.
+        const va = await store.allocateVersion(a);
+        await store.writeVersion(draft(a, va, { data: bytes, pointer: s3Pointer(sha) }));
+        expect(await store.isPayloadReferenced(sha)).toBe(true);
+
+        const vb = await store.allocateVersion(b);
+        await store.writeVersion(
+          draft(b, vb, { data: bytes, pointer: { kind: 'local', key: `blobs/${sha}` } }),
+        );
+        await store.addScopes(b, vb, ['*'], T0 + 10);
+        await store.commitVersion(b, vb, T0 + 10);
+
+        expect(await store.deleteVersion(a, va)).toBe(true);
+        expect(await store.isPayloadReferenced(sha)).toBe(true);
+        expect(await store.deleteVersion(b, vb)).toBe(true);
+        expect(await store.isPayloadReferenced(sha)).toBe(false);
+      });
+
+      it('does not count inline payloads as blob references', async () => {
+        const bytes = uniqueBytes();
+        const name = await createTopic('refs-direct');
+        const version = await store.allocateVersion(name);
+        await store.writeVersion(draft(name, version, { data: bytes }));
+        await store.addScopes(name, version, ['*'], T0 + 10);
+        await store.commitVersion(name, version, T0 + 10);
+
+        expect(await store.isPayloadReferenced(sha256Hex(bytes))).toBe(false);
+      });
+    });
+
     describe('unknown topics and versions', () => {
       it('reads of an unknown topic find nothing', async () => {
         const name = topicName('nowhere');
@@ -526,6 +645,8 @@ export function configStoreConformance(name: string, factory: () => Promise<Conf
             s.listPins(name),
             s.pinHistory(name),
             s.loadTopicSnapshot(name),
+            s.deleteVersion(name, 1),
+            s.isPayloadReferenced(sha256Hex(payload(name, 1))),
           ];
           for (const call of calls) await expect(call).rejects.toBeInstanceOf(ClosedError);
         } finally {

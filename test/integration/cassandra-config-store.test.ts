@@ -117,8 +117,13 @@ describe('CassandraConfigStore', () => {
         `SELECT version, name, applied_at FROM ${keyspace}.schema_migrations`,
       );
       expect(
-        applied.rows.map((r) => [r.get('version'), r.get('name'), (r.get('applied_at') as Date).getTime()]),
-      ).toEqual([[1, 'initial', T0]]);
+        applied.rows
+          .map((r) => [r.get('version'), r.get('name'), (r.get('applied_at') as Date).getTime()])
+          .sort((x, y) => (x[0] as number) - (y[0] as number)),
+      ).toEqual([
+        [1, 'initial', T0],
+        [2, 'payload references', T0],
+      ]);
       const replication = await admin.execute(
         'SELECT strategy_class, strategy_options FROM system.schema_keyspaces WHERE keyspace_name = ?',
         [keyspace],
@@ -137,17 +142,17 @@ describe('CassandraConfigStore', () => {
       const session = new CqlSession(admin, types.consistencies.localQuorum, types.consistencies.serial);
       // The system clock: an instance waiting for the migration lock polls on it.
       const base = { keyspace, replication: parseReplication('SimpleStrategy:1'), clock: systemClock };
-      expect(await migrate(session, base)).toEqual([1]);
+      expect(await migrate(session, base)).toEqual([1, 2]);
 
       const history = [
         ...CASSANDRA_MIGRATIONS,
         {
-          version: 2,
+          version: 3,
           name: 'topic owner',
           statements: (ks: string) => [`ALTER TABLE ${ks}.topics ADD owner text`],
         },
         {
-          version: 3,
+          version: 4,
           name: 'topic labels',
           statements: (ks: string) => [
             `CREATE TABLE IF NOT EXISTS ${ks}.topic_labels (topic text PRIMARY KEY, label text)`,
@@ -159,15 +164,15 @@ describe('CassandraConfigStore', () => {
         migrate(session, { ...base, migrations: history }),
         migrate(session, { ...base, migrations: history }),
       ]);
-      expect(together.flat().sort()).toEqual([2, 3]);
+      expect(together.flat().sort()).toEqual([3, 4]);
       expect(await migrate(session, { ...base, migrations: history })).toEqual([]);
 
-      // A crash after migration 2's ALTER but before its record: the re-run finds the column and moves on.
-      await admin.execute(`DELETE FROM ${keyspace}.schema_migrations WHERE version = 2`);
-      expect(await migrate(session, { ...base, migrations: history })).toEqual([2]);
+      // A crash after migration 3's ALTER but before its record: the re-run finds the column and moves on.
+      await admin.execute(`DELETE FROM ${keyspace}.schema_migrations WHERE version = 3`);
+      expect(await migrate(session, { ...base, migrations: history })).toEqual([3]);
       await admin.execute(`INSERT INTO ${keyspace}.topics (name, owner) VALUES ('t', 'team-a')`);
       const versions = await admin.execute(`SELECT version FROM ${keyspace}.schema_migrations`);
-      expect(versions.rows.map((r) => r.get('version') as number).sort()).toEqual([1, 2, 3]);
+      expect(versions.rows.map((r) => r.get('version') as number).sort()).toEqual([1, 2, 3, 4]);
     });
 
     it('lets an instance that does not migrate open only once the schema is current', async () => {
@@ -175,11 +180,67 @@ describe('CassandraConfigStore', () => {
       const follower = options(keyspace, { migrate: false });
       await expect(CassandraConfigStore.open(follower)).rejects.toBeInstanceOf(UnavailableError);
 
-      expect(await CassandraConfigStore.migrate(options(keyspace))).toEqual([1]);
+      expect(await CassandraConfigStore.migrate(options(keyspace))).toEqual([1, 2]);
       expect(await CassandraConfigStore.migrate(options(keyspace))).toEqual([]);
       const store = await CassandraConfigStore.open(follower);
       try {
         expect((await store.putTopic({ name: 'mesh.prod.routes', retention: {} }, T0)).created).toBe(true);
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('fills payload_refs from the versions an older schema holds, when migrating to it', async () => {
+      const keyspace = freshKeyspace('backfill');
+      const session = new CqlSession(admin, types.consistencies.localQuorum, types.consistencies.serial);
+      const base = { keyspace, replication: parseReplication('SimpleStrategy:1'), clock: systemClock };
+      expect(await migrate(session, { ...base, migrations: CASSANDRA_MIGRATIONS.slice(0, 1) })).toEqual([1]);
+      // Written by a server that knew only migration 1: a blob-stored version and an inline one.
+      const blob = sha256Hex(randomBytes(32));
+      const inline = sha256Hex(randomBytes(32));
+      const insert = `INSERT INTO ${keyspace}.versions (topic, version, pointer_kind, pointer_json, sha256)
+        VALUES (?, ?, ?, ?, ?)`;
+      await admin.execute(
+        insert,
+        ['t', 1, 's3', JSON.stringify([{ region: 'r', bucket: 'b', key: `blobs/${blob}` }]), blob],
+        {
+          prepare: true,
+        },
+      );
+      await admin.execute(insert, ['t', 2, 'direct', null, inline], { prepare: true });
+
+      const store = await CassandraConfigStore.open(options(keyspace));
+      try {
+        expect(await store.isPayloadReferenced(blob)).toBe(true);
+        expect(await store.isPayloadReferenced(inline)).toBe(false);
+      } finally {
+        await store.close();
+      }
+      const refs = await admin.execute(`SELECT sha256, topic, version FROM ${keyspace}.payload_refs`);
+      expect(refs.rows.map((r) => [r.get('sha256'), r.get('topic'), r.get('version')])).toEqual([
+        [blob, 't', 1],
+      ]);
+    });
+
+    it('purges a version behind a lightweight-transaction commit marker, on protocol v3', async () => {
+      const keyspace = freshKeyspace('purge');
+      const store = await CassandraConfigStore.open(options(keyspace, { protocolVersion: 3 }));
+      try {
+        const topic = 'mesh.prod.purged';
+        await store.putTopic({ name: topic, retention: { maxVersions: 1 } }, T0);
+        const v1 = await publish(store, topic, T0 + 1);
+        const v2 = await publish(store, topic, T0 + 2);
+        expect(await store.deleteVersion(topic, v1)).toBe(true);
+        for (const table of ['version_commits', 'version_scopes', 'versions']) {
+          const left = await admin.execute(
+            `SELECT version FROM ${keyspace}.${table} WHERE topic = ?`,
+            [topic],
+            {
+              prepare: true,
+            },
+          );
+          expect(left.rows.map((r) => r.get('version'))).toEqual([v2]);
+        }
       } finally {
         await store.close();
       }

@@ -74,8 +74,24 @@ export interface ConfigStore {
   commitVersion(topic: string, version: number, now: number): Promise<void>;
   /** One version with its scopes, committed or not (undefined if no record exists). */
   getVersion(topic: string, version: number): Promise<VersionRecord | undefined>;
-  /** Committed versions newest first, with versions < `before` when given. */
+  /**
+   * Committed versions newest first, with versions < `before` when given. Paging with `nextBefore` walks
+   * every committed version of a topic once (the janitor enumerates a topic this way).
+   */
   listVersions(topic: string, options: { before?: number | undefined; limit: number }): Promise<VersionPage>;
+  /**
+   * Purges one version (retention): removes its commit marker first, then its publish scopes, then its
+   * record, so a crash part-way leaves at worst an uncommitted version, which is never served and never
+   * listed. Pins and pin history are left alone (the janitor never purges a pinned version). Idempotent:
+   * resolves false when the version has no record (never written, already purged, unknown topic).
+   */
+  deleteVersion(topic: string, version: number): Promise<boolean>;
+  /**
+   * Whether any version record, committed or not, in any topic, has this sha256 and a pointer that is not
+   * `direct`: the reference count the janitor consults before deleting a content-addressed blob. A record
+   * counts from the moment writeVersion returns until deleteVersion removes it.
+   */
+  isPayloadReferenced(sha256: string): Promise<boolean>;
 
   /** Sets (or replaces) the pin of one scope, and records it in the pin history. */
   setPin(topic: string, pin: PinRecord): Promise<void>;

@@ -27,6 +27,7 @@ import {
   type ParsedCassandraConfigStoreOptions,
   parseCassandraConfigStoreOptions,
 } from './options.js';
+import { hasBlobReference } from './payload-refs.js';
 import { PinEventIds } from './pin-event-ids.js';
 import {
   commitOf,
@@ -204,6 +205,11 @@ export class CassandraConfigStore implements ConfigStore {
           version: draft.version,
         });
       }
+      // The reference first: whenever the record exists, the janitor sees its blob as in use.
+      if (hasBlobReference(draft.pointer))
+        await session.execute(cql.payloadRefInsert, [draft.sha256, draft.topic, draft.version], {
+          idempotent: true,
+        });
       await session.execute(cql.versionInsert, versionValues(draft), { idempotent: true });
     });
   }
@@ -292,6 +298,35 @@ export class CassandraConfigStore implements ConfigStore {
         if (row) versions.push(versionFromRow(row, scopes.get(version) ?? [], committedAt));
       }
       return { versions, ...(markers.length > limit ? { nextBefore: oldest.version } : {}) };
+    });
+  }
+
+  deleteVersion(topic: string, version: number): Promise<boolean> {
+    return this.#run(async () => {
+      if (!isStorableVersion(version)) return false;
+      const { session, cql } = this.#parts();
+      const row = (await session.execute(cql.versionGet, [topic, version], { idempotent: true })).first();
+      // The record goes last, so without it the marker and scopes are gone already (or never existed).
+      if (!row) return false;
+      // Marker first: from here on no reader serves or lists the version, whatever happens next. A resend
+      // finds no marker and changes nothing; whether it applied is not read.
+      await session.execute(cql.commitDelete, [topic, version], { idempotent: true });
+      await session.execute(cql.scopesDelete, [topic, version], { idempotent: true });
+      await session.execute(cql.versionDelete, [topic, version], { idempotent: true });
+      // The reference after the record: a crash in between leaves a blob kept too long, never one
+      // deleted too early.
+      if (hasBlobReference({ kind: row.get('pointer_kind') as string }))
+        await session.execute(cql.payloadRefDelete, [row.get('sha256'), topic, version], {
+          idempotent: true,
+        });
+      return true;
+    });
+  }
+
+  isPayloadReferenced(sha256: string): Promise<boolean> {
+    return this.#run(async () => {
+      const { session, cql } = this.#parts();
+      return (await session.execute(cql.payloadRefAny, [sha256], { idempotent: true })).rowLength > 0;
     });
   }
 

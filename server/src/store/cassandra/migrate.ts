@@ -51,6 +51,7 @@ export async function migrate(session: CqlSession, options: MigrateOptions): Pro
     // Another instance may have finished while this one waited for the lock.
     for (const migration of await pendingMigrations(session, ks, migrations)) {
       for (const statement of migration.statements(ks)) await runIdempotent(session, statement);
+      await migration.backfill?.(session, ks);
       await session.execute(
         `INSERT INTO ${ks}.schema_migrations (version, name, applied_at) VALUES (?, ?, ?) IF NOT EXISTS`,
         [migration.version, migration.name, new Date(clock.now())],

@@ -1,3 +1,6 @@
+import { backfillPayloadRefs } from './payload-refs.js';
+import type { CqlSession } from './session.js';
+
 /**
  * Schema history of the Cassandra store, applied in order by migrate.ts. Never edit a migration that has
  * shipped: append a new one. Every statement must be safe to run twice (a crash between a statement and
@@ -13,6 +16,11 @@ export interface CassandraMigration {
   readonly name: string;
   /** CQL statements for keyspace `ks` (a validated, unquoted identifier). */
   readonly statements: (ks: string) => readonly string[];
+  /**
+   * Data to write once the statements ran (filling a new table from existing rows), before the migration
+   * is recorded. Must be safe to run twice, as the statements are.
+   */
+  readonly backfill?: (session: CqlSession, ks: string) => Promise<void>;
 }
 
 export const CASSANDRA_MIGRATIONS: readonly CassandraMigration[] = [
@@ -90,6 +98,24 @@ export const CASSANDRA_MIGRATIONS: readonly CassandraMigration[] = [
         PRIMARY KEY (topic, event_id)
       ) WITH CLUSTERING ORDER BY (event_id ASC)`,
     ],
+  },
+  {
+    version: 2,
+    name: 'payload references',
+    statements: (ks) => [
+      // Which version records point at a blob, by digest: the janitor deletes a content-addressed blob
+      // only when its partition is empty (isPayloadReferenced is a one-partition read). Rows exist for
+      // non-direct pointers only; writeVersion writes the row before the record, deleteVersion removes it
+      // after the record, so a record never exists without its row.
+      `CREATE TABLE IF NOT EXISTS ${ks}.payload_refs (
+        sha256 text,
+        topic text,
+        version int,
+        PRIMARY KEY (sha256, topic, version)
+      )`,
+    ],
+    // Records written before this migration have no row yet.
+    backfill: backfillPayloadRefs,
   },
 ];
 

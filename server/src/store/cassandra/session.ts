@@ -53,6 +53,25 @@ export class CqlSession {
   }
 
   /**
+   * Every row of a read, one page at a time: for scans too large to hold at once (a migration's
+   * backfill). `onPage` runs before the next page is fetched.
+   */
+  async eachPage(query: string, params: Params, onPage: (rows: types.Row[]) => Promise<void>): Promise<void> {
+    let pageState: string | undefined;
+    do {
+      const result = await this.client.execute(query, params as unknown[], {
+        prepare: true,
+        consistency: this.consistency,
+        isIdempotent: true,
+        fetchSize: PAGE_SIZE,
+        ...(pageState === undefined ? {} : { pageState }),
+      });
+      await onPage(result.rows);
+      pageState = result.pageState ?? undefined;
+    } while (pageState !== undefined);
+  }
+
+  /**
    * Writes that must land together, all on one partition key (possibly in several tables): Cassandra
    * applies them as one mutation, atomically, with no batch log.
    */

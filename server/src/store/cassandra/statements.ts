@@ -30,16 +30,25 @@ export function cqlFor(ks: string) {
     versionExists: `SELECT version FROM ${ks}.versions WHERE topic = ? AND version = ?`,
     versionInsert: `INSERT INTO ${ks}.versions (${VERSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     versionRange: `SELECT * FROM ${ks}.versions WHERE topic = ? AND version >= ? AND version <= ?`,
+    versionDelete: `DELETE FROM ${ks}.versions WHERE topic = ? AND version = ?`,
+
+    payloadRefInsert: `INSERT INTO ${ks}.payload_refs (sha256, topic, version) VALUES (?, ?, ?)`,
+    payloadRefDelete: `DELETE FROM ${ks}.payload_refs WHERE sha256 = ? AND topic = ? AND version = ?`,
+    payloadRefAny: `SELECT topic FROM ${ks}.payload_refs WHERE sha256 = ? LIMIT 1`,
 
     scopesOfVersion: `SELECT version, scope, added_at FROM ${ks}.version_scopes WHERE topic = ? AND version = ?`,
     scopesOfRange: `SELECT version, scope, added_at FROM ${ks}.version_scopes
       WHERE topic = ? AND version >= ? AND version <= ?`,
     scopesOfTopic: `SELECT version, scope, added_at FROM ${ks}.version_scopes WHERE topic = ?`,
     scopeInsert: `INSERT INTO ${ks}.version_scopes (topic, version, scope, added_at) VALUES (?, ?, ?, ?)`,
+    // A clustering prefix: one range tombstone for every scope of the version.
+    scopesDelete: `DELETE FROM ${ks}.version_scopes WHERE topic = ? AND version = ?`,
 
     commitGet: `SELECT committed_at FROM ${ks}.version_commits WHERE topic = ? AND version = ?`,
     // IF NOT EXISTS: a repeated commit keeps the first committedAt.
     commitInsert: `INSERT INTO ${ks}.version_commits (topic, version, committed_at) VALUES (?, ?, ?) IF NOT EXISTS`,
+    // Conditional, as the marker's insert is: plain and Paxos writes to one row must not be mixed.
+    commitDelete: `DELETE FROM ${ks}.version_commits WHERE topic = ? AND version = ? IF EXISTS`,
     commitsOfTopic: `SELECT version, committed_at FROM ${ks}.version_commits WHERE topic = ?`,
     commitPage: `SELECT version, committed_at FROM ${ks}.version_commits WHERE topic = ? LIMIT ?`,
     commitPageBefore: `SELECT version, committed_at FROM ${ks}.version_commits

@@ -79,6 +79,15 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX pin_events_topic ON pin_events (topic, seq);
     `,
   },
+  {
+    version: 2,
+    name: 'payload references',
+    // The janitor asks, per blob, whether any record still points at it by digest (isPayloadReferenced).
+    // Partial: inline payloads have no blob, and they are most versions.
+    sql: `
+      CREATE INDEX versions_payload_sha256 ON versions (sha256) WHERE pointer_kind <> 'direct';
+    `,
+  },
 ];
 
 const LATEST_VERSION = Math.max(...MIGRATIONS.map((m) => m.version));

@@ -184,6 +184,19 @@ export class SqliteConfigStore implements ConfigStore {
     });
   }
 
+  async deleteVersion(topic: string, version: number): Promise<boolean> {
+    return this.#write((s) => {
+      // One transaction, so the order only matters to readers of other stores; kept the same anyway.
+      s.versionUncommit.run(topic, version);
+      s.scopesDelete.run(topic, version);
+      return s.versionDelete.run(topic, version).changes > 0;
+    });
+  }
+
+  async isPayloadReferenced(sha256: string): Promise<boolean> {
+    return this.#read((s) => s.payloadReferenced.get(sha256) !== undefined);
+  }
+
   async setPin(topic: string, pin: PinRecord): Promise<void> {
     return this.#write((s) => {
       if (s.topicExists.get(topic) === undefined) throw new TopicNotFoundError(topic);

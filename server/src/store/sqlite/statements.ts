@@ -31,6 +31,10 @@ export interface Statements {
   readonly versionInsert: Database.Statement<VersionRow>;
   readonly versionCommit: Database.Statement<[number, string, number]>;
   readonly committedPage: Database.Statement<[string, number, number], VersionRow>;
+  readonly versionUncommit: Database.Statement<[string, number]>;
+  readonly scopesDelete: Database.Statement<[string, number]>;
+  readonly versionDelete: Database.Statement<[string, number]>;
+  readonly payloadReferenced: Database.Statement<[string], 1>;
   readonly scopesOfVersion: Database.Statement<[string, number], ScopeRow>;
   readonly scopesOfRange: Database.Statement<[string, number, number], ScopeRow>;
   readonly scopeInsert: Database.Statement<[string, number, string, number]>;
@@ -85,6 +89,15 @@ export function prepareStatements(db: Database.Database): Statements {
       `SELECT * FROM versions WHERE topic = ? AND version < ? AND committed_at IS NOT NULL
        ORDER BY version DESC LIMIT ?`,
     ),
+    versionUncommit: db.prepare<[string, number]>(
+      'UPDATE versions SET committed_at = NULL WHERE topic = ? AND version = ?',
+    ),
+    scopesDelete: db.prepare<[string, number]>('DELETE FROM version_scopes WHERE topic = ? AND version = ?'),
+    versionDelete: db.prepare<[string, number]>('DELETE FROM versions WHERE topic = ? AND version = ?'),
+    // Same condition as the partial index versions_payload_sha256, so the planner can use it.
+    payloadReferenced: db
+      .prepare<[string], 1>("SELECT 1 FROM versions WHERE sha256 = ? AND pointer_kind <> 'direct' LIMIT 1")
+      .pluck(),
 
     scopesOfVersion: db.prepare<[string, number], ScopeRow>(
       `SELECT version, scope, added_at FROM version_scopes WHERE topic = ? AND version = ?

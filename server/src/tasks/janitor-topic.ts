@@ -1,0 +1,108 @@
+import { ClosedError, type DataPointer, type TopicRecord } from '@meshpress/client';
+import type { Logger } from 'pino';
+import { loadTopicView } from '../core/topic-view.js';
+import type { ConfigStore } from '../store/config-store.js';
+import { hasRetentionLimit, keptByRetention, ownedBlobPointer, protectedVersions } from './janitor-rules.js';
+
+export interface PurgeTopicOptions {
+  readonly store: ConfigStore;
+  readonly topic: TopicRecord;
+  readonly now: number;
+  readonly pageSize: number;
+  readonly logger: Logger;
+  readonly signal: AbortSignal;
+}
+
+export interface TopicPurge {
+  /** Version numbers purged, oldest first. */
+  readonly purged: readonly number[];
+  /** Per digest, the distinct meshpress-owned blob pointers the purged versions held. */
+  readonly blobs: ReadonlyMap<string, readonly DataPointer[]>;
+  /** Set when a purge failed part-way: the versions purged before it are still reported. */
+  readonly error?: unknown;
+}
+
+interface Candidate {
+  readonly version: number;
+  readonly sha256: string;
+  readonly blob: DataPointer | undefined;
+}
+
+const NOTHING: TopicPurge = { purged: [], blobs: new Map() };
+
+/**
+ * Purges the committed versions of one topic that its retention no longer keeps, except protected ones
+ * (pinned, scope heads). The history is read first, page by page, keeping only what a purge needs; the
+ * protected set is read after it, right before deleting, so a pin or scope added meanwhile is seen.
+ */
+export async function purgeTopic(options: PurgeTopicOptions): Promise<TopicPurge> {
+  const { store, topic, now, signal } = options;
+  if (!hasRetentionLimit(topic.retention)) return NOTHING;
+
+  const candidates: Candidate[] = [];
+  let rank = 0;
+  let before: number | undefined;
+  do {
+    throwIfAborted(signal);
+    const page = await store.listVersions(topic.name, { before, limit: options.pageSize });
+    for (const record of page.versions) {
+      if (!keptByRetention(topic.retention, rank++, record.createdAt, now))
+        candidates.push({
+          version: record.version,
+          sha256: record.sha256,
+          blob: ownedBlobPointer(record.pointer, record.sha256),
+        });
+    }
+    before = page.nextBefore;
+  } while (before !== undefined);
+  if (candidates.length === 0) return NOTHING;
+
+  const view = await loadTopicView(store, topic.name, now);
+  if (!view) return NOTHING;
+  const keep = protectedVersions(view);
+
+  // What was purged before a failure or a close is still reported, so the caller handles its blobs.
+  const purged: number[] = [];
+  const blobs = new Map<string, Map<string, DataPointer>>();
+  let error: unknown;
+  try {
+    for (const candidate of candidates.reverse()) {
+      if (keep.has(candidate.version)) continue;
+      if (signal.aborted) break;
+      await store.deleteVersion(topic.name, candidate.version);
+      purged.push(candidate.version);
+      if (!candidate.blob) continue;
+      let pointers = blobs.get(candidate.sha256);
+      if (!pointers) blobs.set(candidate.sha256, (pointers = new Map()));
+      pointers.set(JSON.stringify(candidate.blob), candidate.blob);
+    }
+    if (purged.length > 0) await warnAboutLatePins(options, purged);
+  } catch (caught) {
+    error = caught;
+  }
+  return {
+    purged,
+    blobs: new Map([...blobs].map(([sha256, pointers]) => [sha256, [...pointers.values()]])),
+    ...(error === undefined ? {} : { error }),
+  };
+}
+
+/**
+ * A pin set on a version between the protected-set read and its purge points at nothing: matching
+ * consumers then keep what they run (a pinned target that fails the consistency check is never served).
+ * Rare (an operator pinning a version old enough to be purged, at that very moment) and not undoable
+ * here, so it is reported loudly for a human to re-pin.
+ */
+async function warnAboutLatePins(options: PurgeTopicOptions, purged: readonly number[]): Promise<void> {
+  const gone = new Set(purged);
+  const pins = await options.store.listPins(options.topic.name);
+  for (const pin of pins.filter((p) => gone.has(p.version)))
+    options.logger.error(
+      { topic: options.topic.name, scope: pin.scope, version: pin.version },
+      'a pin was set on a version while the janitor purged it; pin a retained version instead',
+    );
+}
+
+function throwIfAborted(signal: AbortSignal): void {
+  if (signal.aborted) throw signal.reason ?? new ClosedError('janitor');
+}
