@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
-import { loadMeshpressProto, MESHPRESS_PROTO_OPTIONS } from '../../server/src/grpc/proto.js';
+import { loadMeshpressProto, MESHPRESS_PROTO_OPTIONS } from '../../client/src/wire/grpc-contract.js';
 
 /** Client constructors for the two services the gRPC benchmarks call, loaded the way meshpress loads its own. */
 

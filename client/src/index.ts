@@ -49,4 +49,5 @@ export {
   type S3UploadOptions,
   s3UploadOptionsSchema,
 } from './publisher/s3-options.js';
+export * from './wire/grpc-contract.js';
 export * from './wire/rest-views.js';

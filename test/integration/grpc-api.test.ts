@@ -3,10 +3,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
+import { loadMeshpressProto } from '@meshpress/client';
 import { service as healthService } from 'grpc-health-check';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ServerConfig } from '../../server/src/config.js';
-import { ERROR_CODE_KEY, ERROR_DETAILS_KEY, loadMeshpressProto } from '../../server/src/grpc/index.js';
+import { ERROR_CODE_KEY, ERROR_DETAILS_KEY } from '../../server/src/grpc/index.js';
 import { type RunningServer, startServer } from '../../server/src/server.js';
 
 // --- a real server on loopback, and a plain grpc-js client built from the same proto -------------------

@@ -13,7 +13,7 @@ import { type MeshpressError, UnavailableError, ValidationError } from '../core/
 import type { VersionRecord } from '../core/model.js';
 import { toFieldIssues } from '../core/validation.js';
 import { errorFromWire } from '../core/wire-error.js';
-import { meshpressClientConstructor } from './grpc-proto.js';
+import { meshpressClientConstructor } from '../wire/grpc-contract.js';
 import {
   fromPollResponse,
   fromVersionMessage,

@@ -3,7 +3,7 @@ import type { DataPointer, VersionRecord } from '../core/model.js';
 import type { PollUpdate } from './transport.js';
 
 /**
- * The proto messages a consumer receives, as @grpc/proto-loader decodes them (PROTO_LOADER_OPTIONS),
+ * The proto messages a consumer receives, as @grpc/proto-loader decodes them (MESHPRESS_PROTO_OPTIONS),
  * validated before anything is trusted, then turned into the same domain records REST gives.
  */
 

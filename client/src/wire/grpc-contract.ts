@@ -1,7 +1,12 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ServiceDefinition } from '@grpc/grpc-js';
+import {
+  type GrpcObject,
+  loadPackageDefinition,
+  type ServiceClientConstructor,
+  type ServiceDefinition,
+} from '@grpc/grpc-js';
 import { loadSync, type Options, type PackageDefinition } from '@grpc/proto-loader';
 
 /** Location of the contract relative to the repository (or package) root. */
@@ -9,7 +14,7 @@ export const MESHPRESS_PROTO_FILE = 'proto/meshpress/v1/meshpress.proto';
 export const MESHPRESS_SERVICE_NAME = 'meshpress.v1.Meshpress';
 
 /**
- * How the contract is loaded, on the server and in clients alike:
+ * How the contract is loaded, on the server and in clients alike (both load it through this module):
  * - `keepCase: false`: fields are lowerCamelCase in JavaScript, as in the proto3 JSON mapping, so field
  *   paths in validation errors (`topics.0.currentVersion`) read the same as the REST body paths;
  * - `longs: Number`: int64 values arrive as numbers (valid versions and instants stay below 2^53; larger
@@ -28,7 +33,7 @@ export const MESHPRESS_PROTO_OPTIONS: Options = Object.freeze({
 
 /**
  * Finds the proto file by walking up from this module: it sits at the repository root whether this runs
- * from sources (server/src/grpc) or from a build (server/dist/grpc).
+ * from sources (client/src/wire) or from a build (client/dist/wire).
  */
 export function meshpressProtoPath(from: string = dirname(fileURLToPath(import.meta.url))): string {
   let dir = from;
@@ -59,4 +64,19 @@ export function loadMeshpressProto(): LoadedMeshpressProto {
   if (!service) throw new Error(`${path} does not define ${MESHPRESS_SERVICE_NAME}`);
   loaded = { path, packageDefinition, service };
   return loaded;
+}
+
+let clientConstructor: ServiceClientConstructor | undefined;
+
+/** The generated client class of meshpress.v1.Meshpress, loaded once per process. */
+export function meshpressClientConstructor(): ServiceClientConstructor {
+  if (clientConstructor) return clientConstructor;
+  const { path, packageDefinition } = loadMeshpressProto();
+  const v1 = (loadPackageDefinition(packageDefinition).meshpress as GrpcObject | undefined)?.v1 as
+    | GrpcObject
+    | undefined;
+  const service = v1?.Meshpress as ServiceClientConstructor | undefined;
+  if (!service) throw new Error(`${path} does not define ${MESHPRESS_SERVICE_NAME}`);
+  clientConstructor = service;
+  return service;
 }

@@ -1,4 +1,5 @@
 import { Server, ServerCredentials, type ServiceDefinition } from '@grpc/grpc-js';
+import { loadMeshpressProto } from '@meshpress/client';
 import type { Logger } from 'pino';
 import type { MeshpressService } from '../core/service.js';
 import type { AppConcurrencyLimiter } from '../limits/app-concurrency-limiter.js';
@@ -6,7 +7,6 @@ import type { ServerMetrics } from '../metrics.js';
 import { safeDeserializer } from './errors.js';
 import { meshpressHandlers } from './handlers.js';
 import { MeshpressHealth } from './health.js';
-import { loadMeshpressProto } from './proto.js';
 
 /** Room for a publish request's envelope (scopes, metadata, s3 locations) around the largest payload. */
 export const REQUEST_ENVELOPE_BYTES = 1024 * 1024;

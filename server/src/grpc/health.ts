@@ -1,6 +1,6 @@
 import type { Server } from '@grpc/grpc-js';
+import { MESHPRESS_SERVICE_NAME } from '@meshpress/client';
 import { HealthImplementation, type ServingStatus } from 'grpc-health-check';
-import { MESHPRESS_SERVICE_NAME } from './proto.js';
 
 /** '' is the whole server, by the health-checking protocol's convention. */
 const HEALTH_SERVICES = ['', MESHPRESS_SERVICE_NAME] as const;

@@ -5,12 +5,4 @@ export {
   type RunningGrpcServer,
   startGrpcServer,
 } from './grpc-server.js';
-export {
-  type LoadedMeshpressProto,
-  loadMeshpressProto,
-  MESHPRESS_PROTO_FILE,
-  MESHPRESS_PROTO_OPTIONS,
-  MESHPRESS_SERVICE_NAME,
-  meshpressProtoPath,
-} from './proto.js';
 export { DATA_CHUNK_BYTES } from './version-data-stream.js';
