@@ -186,7 +186,7 @@ export class SqliteConfigStore implements ConfigStore {
 
   async deleteVersion(topic: string, version: number): Promise<boolean> {
     return this.#write((s) => {
-      // One transaction, so the order only matters to readers of other stores; kept the same anyway.
+      // One transaction: readers see the version whole or gone. The statements keep the documented order.
       s.versionUncommit.run(topic, version);
       s.scopesDelete.run(topic, version);
       return s.versionDelete.run(topic, version).changes > 0;
