@@ -8,6 +8,7 @@ import { DEFAULT_REFRESH_INTERVAL_MS } from './core/consumer-cache.js';
 import { DEFAULT_INLINE_LIMIT_BYTES, DEFAULT_MAX_PAYLOAD_BYTES } from './core/service.js';
 import { LIMIT_ENV_NAMES, limiterConfigShape } from './limits/config.js';
 import { DEFAULT_FALLBACK_INTERVAL_MS } from './tasks/fallback-writer.js';
+import { DEFAULT_JANITOR_INTERVAL_MS } from './tasks/janitor.js';
 
 const port = z.coerce.number().int().min(0).max(65_535);
 const bytes = z.coerce.number().int().min(1);
@@ -72,6 +73,8 @@ export const serverConfigSchema = z
     s3Prefix: z.string().max(256).optional(),
     fallbackIntervalMs: z.coerce.number().int().min(1_000).default(DEFAULT_FALLBACK_INTERVAL_MS),
     fallbackKey: z.string().min(1).max(512).optional(),
+    janitorEnabled: flag.default(true),
+    janitorIntervalMs: z.coerce.number().int().min(1_000).default(DEFAULT_JANITOR_INTERVAL_MS),
     /** Distributed mode: Redis for change notification, task leadership and consumer status. */
     redisUrl: z
       .string()
@@ -148,6 +151,8 @@ const ENV_NAMES: Record<keyof ServerConfig, string> = {
   s3Prefix: 'MESHPRESS_S3_PREFIX',
   fallbackIntervalMs: 'MESHPRESS_FALLBACK_INTERVAL_MS',
   fallbackKey: 'MESHPRESS_FALLBACK_KEY',
+  janitorEnabled: 'MESHPRESS_JANITOR_ENABLED',
+  janitorIntervalMs: 'MESHPRESS_JANITOR_INTERVAL_MS',
   redisUrl: 'MESHPRESS_REDIS_URL',
   redisPrefix: 'MESHPRESS_REDIS_PREFIX',
   store: 'MESHPRESS_STORE',

@@ -14,6 +14,7 @@ import { ServerMetrics } from './metrics.js';
 import { buildRestApp } from './rest/app.js';
 import type { ConfigStore } from './store/config-store.js';
 import { type FallbackWriter, startFallbackWriter } from './tasks/fallback-writer.js';
+import { type Janitor, startJanitor } from './tasks/janitor.js';
 import type { Leadership } from './tasks/leadership.js';
 import { SERVER_VERSION } from './version.js';
 
@@ -39,6 +40,8 @@ export interface RunningServer {
   readonly grpcPort: number;
   readonly service: MeshpressService;
   readonly metrics: ServerMetrics;
+  /** Present when this instance runs the tasks role with the janitor enabled. */
+  readonly janitor: Janitor | undefined;
   /** Per-app concurrency limiter; undefined when MESHPRESS_LIMIT_ENABLED=false. */
   readonly limiter: AppConcurrencyLimiter | undefined;
   /** Present when this instance runs the tasks role. */
@@ -135,6 +138,19 @@ export async function startServer(
       })
     : undefined;
 
+  const janitor: Janitor | undefined =
+    config.roles.includes('tasks') && config.janitorEnabled
+      ? startJanitor({
+          store,
+          blobs,
+          clock,
+          logger,
+          leadership,
+          instanceId,
+          intervalMs: config.janitorIntervalMs,
+        })
+      : undefined;
+
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
@@ -144,7 +160,7 @@ export async function startServer(
       const graceful = Promise.all([rest.close(), grpc.close(config.shutdownGraceMs)]);
       const timeout = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownGraceMs).unref());
       await Promise.race([graceful, timeout]);
-      await fallbackWriter?.close();
+      await Promise.all([fallbackWriter?.close(), janitor?.close()]);
       await Promise.allSettled([
         bus.close(),
         consumerStatus.close(),
@@ -167,6 +183,7 @@ export async function startServer(
     service,
     metrics,
     fallbackWriter,
+    janitor,
     limiter,
     close,
   };

@@ -7,5 +7,15 @@ export {
   type FallbackWriterOptions,
   startFallbackWriter,
 } from './fallback-writer.js';
+export {
+  DEFAULT_JANITOR_INTERVAL_MS,
+  DEFAULT_JANITOR_PAGE_SIZE,
+  JANITOR_TASK,
+  type Janitor,
+  type JanitorOptions,
+  type JanitorReport,
+  type JanitorTopicReport,
+  startJanitor,
+} from './janitor.js';
 export { InProcessLeadership, type Leadership } from './leadership.js';
 export { DEFAULT_LEASE_INTERVALS, PeriodicTask, type PeriodicTaskOptions } from './periodic-task.js';
