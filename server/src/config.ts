@@ -12,14 +12,19 @@ import { DEFAULT_JANITOR_INTERVAL_MS } from './tasks/janitor.js';
 
 const port = z.coerce.number().int().min(0).max(65_535);
 const bytes = z.coerce.number().int().min(1);
-/** `us-east-1:bucket-a,eu-west-1:bucket-b`: one bucket per region, the first is the primary. */
+/**
+ * `us-east-1:bucket-a,eu-west-1:bucket-b` (or `region=bucket`, as the CLI writes it): one bucket per
+ * region, the first is the primary. An already parsed list is accepted too, so a parsed configuration
+ * parses again to itself.
+ */
+const s3BucketList = z.array(z.object({ region: z.string().min(1), bucket: z.string().min(1) })).min(1);
 const s3Buckets = z
   .string()
   .min(1)
   .transform((text, ctx) => {
     const buckets = [];
     for (const part of text.split(',')) {
-      const [region, bucket, ...rest] = part.trim().split(':');
+      const [region, bucket, ...rest] = part.trim().split(/[:=]/);
       if (!region || !bucket || rest.length > 0) {
         ctx.addIssue({ code: 'custom', message: `'${part}' is not region:bucket` });
         return z.NEVER;
@@ -27,7 +32,8 @@ const s3Buckets = z
       buckets.push({ region, bucket });
     }
     return buckets;
-  });
+  })
+  .or(s3BucketList);
 
 export const ROLES = ['publish', 'consume', 'tasks'] as const;
 export type Role = (typeof ROLES)[number];
@@ -92,6 +98,7 @@ export const serverConfigSchema = z
           .filter(Boolean),
       )
       .pipe(z.array(z.string()).min(1))
+      .or(z.array(z.string().min(1)).min(1))
       .optional(),
     cassandraLocalDc: z.string().min(1).optional(),
     cassandraPort: port.optional(),

@@ -49,8 +49,12 @@ export function adminOptionsFrom(
       : (nonEmpty(env.MESHPRESS_S3_BUCKETS)
           ?.split(',')
           .map((s) => s.trim())
-          .filter(Boolean) ?? []);
-  const pathStyle = flags['s3-path-style'] === true || /^(1|true)$/i.test(env.MESHPRESS_S3_PATH_STYLE ?? '');
+          .filter(Boolean)
+          // The server writes region:bucket; accept that form here too.
+          .map((s) => (s.includes('=') ? s : s.replace(':', '='))) ?? []);
+  const pathStyle =
+    flags['s3-path-style'] === true ||
+    /^(1|true)$/i.test(env.MESHPRESS_S3_PATH_STYLE ?? env.MESHPRESS_S3_FORCE_PATH_STYLE ?? '');
   const buckets = keyValuePairs(bucketEntries, '--s3-bucket', command).map(([region, bucket]) => ({
     region,
     bucket,
