@@ -1,0 +1,160 @@
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream';
+import { Pool } from 'undici';
+import { EMPTY_POLICY_SNAPSHOT, type PolicySnapshot } from '../mesh/index.js';
+import { forbidden, rejection } from './errors.js';
+import {
+  APP_HEADER,
+  forwardedRequestHeaders,
+  forwardedResponseHeaders,
+  headerValue,
+  POLICY_VERSION_HEADER,
+  PRINCIPAL_HEADER,
+} from './headers.js';
+import { hasBody } from './request-body.js';
+import { writeRejection } from './respond.js';
+import { classifyUpstreamError } from './retry-policy.js';
+import type { AppliedVersion } from './routes-state.js';
+import type { SidecarStats } from './stats.js';
+
+/** The policy in force, as one frozen value swapped in one assignment. */
+export interface PolicyState {
+  readonly snapshot: PolicySnapshot;
+  readonly version: number | undefined;
+  readonly pinned: boolean;
+  readonly source: string;
+  readonly versionHeader: string | undefined;
+}
+
+export const INITIAL_POLICY_STATE: PolicyState = Object.freeze({
+  snapshot: EMPTY_POLICY_SNAPSHOT,
+  version: undefined,
+  pinned: false,
+  source: 'default',
+  versionHeader: undefined,
+});
+
+export interface LocalAppOptions {
+  readonly host: string;
+  readonly port: number;
+  /** Header and body inactivity timeout of a call to the local app. */
+  readonly timeoutMs: number;
+  readonly maxConnections: number;
+  readonly keepAliveTimeoutMs: number;
+}
+
+const LOCAL_CONNECT_FAILURE = rejection(
+  503,
+  'UPSTREAM_CONNECT_FAILURE',
+  'could not connect to the local app',
+);
+const LOCAL_RESET = rejection(503, 'UPSTREAM_RESET', 'the local app reset the connection before responding');
+const LOCAL_TIMEOUT = rejection(504, 'UPSTREAM_TIMEOUT', 'the local app did not answer in time');
+
+/**
+ * The inbound half: each request is checked against the policy snapshot read once at its start (source
+ * app from `x-meshpress-app`, principal from `x-meshpress-principal` until mTLS supplies a verified
+ * one); denied requests get 403, allowed ones are streamed to the local app.
+ */
+export class InboundGuard {
+  #state: PolicyState = INITIAL_POLICY_STATE;
+  readonly #pool: Pool | undefined;
+  readonly #stats: SidecarStats;
+  #closed = false;
+
+  constructor(stats: SidecarStats, app: LocalAppOptions | undefined) {
+    this.#stats = stats;
+    this.#pool =
+      app === undefined
+        ? undefined
+        : new Pool(`http://${app.host.includes(':') ? `[${app.host}]` : app.host}:${app.port}`, {
+            connections: app.maxConnections,
+            pipelining: 1,
+            keepAliveTimeout: app.keepAliveTimeoutMs,
+            headersTimeout: app.timeoutMs,
+            bodyTimeout: app.timeoutMs,
+          });
+  }
+
+  get state(): PolicyState {
+    return this.#state;
+  }
+
+  swap(snapshot: PolicySnapshot, applied: AppliedVersion): PolicyState {
+    const state: PolicyState = Object.freeze({
+      snapshot,
+      version: applied.version,
+      pinned: applied.pinned ?? false,
+      source: applied.source ?? (applied.version === undefined ? 'default' : 'service'),
+      versionHeader: applied.version === undefined ? undefined : String(applied.version),
+    });
+    this.#state = state;
+    this.#stats.swaps.policy++;
+    return state;
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const state = this.#state;
+    const method = req.method ?? 'GET';
+    const path = req.url ?? '/';
+    const app = headerValue(req.headers, APP_HEADER);
+    const principal = headerValue(req.headers, PRINCIPAL_HEADER);
+    const extra: OutgoingHttpHeaders = {};
+    if (state.versionHeader !== undefined) extra[POLICY_VERSION_HEADER] = state.versionHeader;
+
+    if (state.snapshot.decide(app, principal, method, path) === 'DENY' || this.#pool === undefined) {
+      this.#stats.inbound.denied++;
+      req.resume();
+      writeRejection(res, forbidden(app, method, pathOnly(path), state.snapshot.empty), extra);
+      return;
+    }
+    this.#stats.inbound.allowed++;
+
+    const caller = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished) caller.abort();
+    });
+    try {
+      const response = await this.#pool.request({
+        method: method as 'GET',
+        path,
+        headers: forwardedRequestHeaders(req.rawHeaders, headerValue(req.headers, 'connection'), false),
+        body: hasBody(req) ? req : null,
+        signal: caller.signal,
+      });
+      const out = forwardedResponseHeaders(response.headers);
+      Object.assign(out, extra);
+      if (res.destroyed) {
+        response.body.destroy();
+        return;
+      }
+      res.writeHead(response.statusCode, out);
+      pipeline(response.body, res, () => undefined);
+    } catch (error) {
+      if (caller.signal.aborted) return;
+      this.#stats.inbound.upstreamErrors++;
+      const failure = classifyUpstreamError(error);
+      res.shouldKeepAlive = false;
+      writeRejection(
+        res,
+        failure === 'connect-failure'
+          ? LOCAL_CONNECT_FAILURE
+          : failure === 'timeout'
+            ? LOCAL_TIMEOUT
+            : LOCAL_RESET,
+        extra,
+      );
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#pool?.close().catch(() => this.#pool?.destroy());
+  }
+}
+
+function pathOnly(path: string): string {
+  const q = path.indexOf('?');
+  return q < 0 ? path : path.slice(0, q);
+}

@@ -1,0 +1,238 @@
+import { createBackoff } from '../consumer/backoff.js';
+import type { Clock } from '../core/clock.js';
+import type { MeshRetryPolicy } from '../mesh/index.js';
+import type { Rejection } from './errors.js';
+import { type AttemptFailure, isRetriableFailure, isRetriableStatus } from './retry-policy.js';
+
+/** Why an attempt's signal was aborted: the reason object tells attempts and the runner apart. */
+export class AttemptAbort extends Error {
+  constructor(readonly why: 'per-try-timeout' | 'route-timeout' | 'cancelled') {
+    super(`attempt aborted: ${why}`);
+    this.name = 'AttemptAbort';
+  }
+}
+
+// Shared instances: an abort costs no allocation and is recognised by identity.
+export const PER_TRY_TIMEOUT = new AttemptAbort('per-try-timeout');
+export const ROUTE_TIMEOUT = new AttemptAbort('route-timeout');
+export const CANCELLED = new AttemptAbort('cancelled');
+
+/** What one attempt produced. `local` is a refusal by the sidecar itself (overflow, no healthy endpoint). */
+export type AttemptResult<R> =
+  | { readonly kind: 'response'; readonly status: number; readonly response: R }
+  | { readonly kind: 'failure'; readonly failure: AttemptFailure; readonly error?: unknown }
+  | { readonly kind: 'local'; readonly rejection: Rejection };
+
+export type RetryOutcome<R> =
+  | {
+      readonly kind: 'response';
+      readonly status: number;
+      readonly response: R;
+      readonly attempts: number;
+      /** The attempt's signal: aborted if a timeout fires (or the caller leaves) while the body streams. */
+      readonly signal: AbortSignal;
+      /** Call once the response body is done: disarms the timers still covering it. */
+      readonly settle: () => void;
+    }
+  | {
+      readonly kind: 'failure';
+      readonly failure: AttemptFailure;
+      readonly attempts: number;
+      readonly error?: unknown;
+    }
+  | { readonly kind: 'local'; readonly rejection: Rejection; readonly attempts: number }
+  /** The route timeout passed. */
+  | { readonly kind: 'timeout'; readonly attempts: number }
+  /** The downstream caller went away. */
+  | { readonly kind: 'cancelled'; readonly attempts: number };
+
+export interface RetryParams<R> {
+  readonly clock: Clock;
+  readonly random: () => number;
+  /** Whole-request budget, retries and backoff included. */
+  readonly timeoutMs: number;
+  /** Undefined: one attempt, bounded by `timeoutMs` only. */
+  readonly policy: MeshRetryPolicy | undefined;
+  /** Aborts when the downstream caller goes away. */
+  readonly signal: AbortSignal;
+  /** Runs attempt `attempt` (1-based); must give up when `signal` aborts. */
+  readonly attempt: (attempt: number, signal: AbortSignal) => Promise<AttemptResult<R>>;
+  /** Throws away a response that will not be used (its body must be released). */
+  readonly discard: (response: R) => void;
+  /** Called before each retry (for counters). */
+  readonly onRetry?: (attempt: number, reason: AttemptFailure | number) => void;
+}
+
+const ABORTED = Symbol('aborted');
+
+/**
+ * Runs attempts until one gives a response that is not retried, the retries run out, or the route
+ * timeout passes. Each attempt runs under its per-try timeout (capped by the time left); retries wait a
+ * fully jittered exponential backoff (Envoy's: uniform in [0, min(max, base·2^n)]), never past the
+ * route timeout. The timers of the final attempt stay armed while its body streams, until `settle()`.
+ */
+export async function runWithRetries<R>(p: RetryParams<R>): Promise<RetryOutcome<R>> {
+  const { clock, policy } = p;
+  if (p.signal.aborted) return { kind: 'cancelled', attempts: 0 };
+  const deadline = clock.now() + p.timeoutMs;
+  const overall = new AbortController();
+  const onCaller = () => overall.abort(CANCELLED);
+  p.signal.addEventListener('abort', onCaller, { once: true });
+  const routeTimer = clock.setTimeout(() => overall.abort(ROUTE_TIMEOUT), p.timeoutMs);
+  const finish = () => {
+    clock.clearTimeout(routeTimer);
+    p.signal.removeEventListener('abort', onCaller);
+  };
+  const maxAttempts = 1 + (policy?.maxRetries ?? 0);
+  const backoff = policy
+    ? createBackoff({
+        baseMs: policy.backoff.baseIntervalMs,
+        capMs: policy.backoff.maxIntervalMs,
+        random: p.random,
+      })
+    : undefined;
+
+  for (let attempts = 1; ; attempts++) {
+    const ended = endedBy(overall.signal);
+    if (ended) {
+      finish();
+      return { kind: ended, attempts: attempts - 1 };
+    }
+    const remaining = deadline - clock.now();
+    const tryCtl = new AbortController();
+    const forward = () => tryCtl.abort(overall.signal.reason);
+    overall.signal.addEventListener('abort', forward, { once: true });
+    // The route timer covers an attempt that would outlive the deadline; a per-try timer only shorter ones.
+    const tryTimer =
+      policy !== undefined && policy.perTryTimeoutMs < remaining
+        ? clock.setTimeout(() => tryCtl.abort(PER_TRY_TIMEOUT), policy.perTryTimeoutMs)
+        : undefined;
+    const release = () => {
+      if (tryTimer !== undefined) clock.clearTimeout(tryTimer);
+      overall.signal.removeEventListener('abort', forward);
+    };
+
+    const result = await raceAbort(p.attempt(attempts, tryCtl.signal), tryCtl.signal, p.discard);
+
+    if (result === ABORTED || (result.kind === 'failure' && tryCtl.signal.aborted)) {
+      release();
+      const reason = tryCtl.signal.reason;
+      if (reason === CANCELLED || reason === ROUTE_TIMEOUT) {
+        finish();
+        return { kind: reason === CANCELLED ? 'cancelled' : 'timeout', attempts };
+      }
+      // The per-try timeout ended this attempt.
+      if (attempts < maxAttempts && isRetriableFailure('timeout', policy!.retryOn)) {
+        p.onRetry?.(attempts, 'timeout');
+        if (await pause(backoff!(attempts - 1), overall.signal, clock)) continue;
+        finish();
+        return { kind: endedBy(overall.signal) ?? 'timeout', attempts };
+      }
+      finish();
+      return { kind: 'failure', failure: 'timeout', attempts };
+    }
+
+    if (result.kind === 'local') {
+      release();
+      finish();
+      return { kind: 'local', rejection: result.rejection, attempts };
+    }
+
+    if (result.kind === 'response') {
+      if (attempts < maxAttempts && isRetriableStatus(result.status, policy!.retryOn)) {
+        p.discard(result.response);
+        release();
+        p.onRetry?.(attempts, result.status);
+        if (await pause(backoff!(attempts - 1), overall.signal, clock)) continue;
+        finish();
+        return { kind: endedBy(overall.signal) ?? 'timeout', attempts };
+      }
+      let settled = false;
+      return {
+        kind: 'response',
+        status: result.status,
+        response: result.response,
+        attempts,
+        signal: tryCtl.signal,
+        settle: () => {
+          if (settled) return;
+          settled = true;
+          release();
+          finish();
+        },
+      };
+    }
+
+    release();
+    if (attempts < maxAttempts && isRetriableFailure(result.failure, policy!.retryOn)) {
+      p.onRetry?.(attempts, result.failure);
+      if (await pause(backoff!(attempts - 1), overall.signal, clock)) continue;
+      finish();
+      return { kind: endedBy(overall.signal) ?? 'timeout', attempts };
+    }
+    finish();
+    return result.error === undefined
+      ? { kind: 'failure', failure: result.failure, attempts }
+      : { kind: 'failure', failure: result.failure, attempts, error: result.error };
+  }
+}
+
+function endedBy(signal: AbortSignal): 'timeout' | 'cancelled' | undefined {
+  if (!signal.aborted) return undefined;
+  return signal.reason === CANCELLED ? 'cancelled' : 'timeout';
+}
+
+/**
+ * The attempt's result, or ABORTED as soon as its signal aborts, even if the attempt ignores the signal.
+ * A response that arrives after that is discarded, so its connection and circuit slot are released.
+ */
+function raceAbort<R>(
+  work: Promise<AttemptResult<R>>,
+  signal: AbortSignal,
+  discard: (response: R) => void,
+): Promise<AttemptResult<R> | typeof ABORTED> {
+  return new Promise((resolve) => {
+    let done = false;
+    const onAbort = () => {
+      if (done) return;
+      done = true;
+      resolve(ABORTED);
+    };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (result) => {
+        if (done) {
+          if (result.kind === 'response') discard(result.response);
+          return;
+        }
+        done = true;
+        signal.removeEventListener('abort', onAbort);
+        resolve(result);
+      },
+      (error: unknown) => {
+        if (done) return;
+        done = true;
+        signal.removeEventListener('abort', onAbort);
+        resolve({ kind: 'failure', failure: 'reset', error });
+      },
+    );
+  });
+}
+
+/** Waits `ms` on the clock; false when `signal` aborts first. */
+function pause(ms: number, signal: AbortSignal, clock: Clock): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(false);
+  if (ms <= 0) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = clock.setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(true);
+    }, ms);
+    const onAbort = () => {
+      clock.clearTimeout(timer);
+      resolve(false);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -1,0 +1,72 @@
+import { Readable } from 'node:stream';
+import type { MeshEndpoint } from '../../../client/src/mesh/index.js';
+import type { Upstream, UpstreamRequest, UpstreamResponse } from '../../../client/src/sidecar/upstream.js';
+
+export interface UpstreamCall {
+  readonly host: string;
+  readonly request: UpstreamRequest;
+  readonly signal: AbortSignal;
+  /** Header value from the flat list. */
+  header(name: string): string | undefined;
+}
+
+/**
+ * The wire seam, scripted: unit tests decide each attempt's fate (status, failure, hang) at an exact
+ * moment on a ManualClock, which a real socket cannot do deterministically. Real upstreams are used by
+ * the e2e tests.
+ */
+export class ScriptedUpstream implements Upstream {
+  readonly calls: UpstreamCall[] = [];
+  retained = 0;
+
+  constructor(readonly answer: (call: UpstreamCall) => Promise<UpstreamResponse>) {}
+
+  send(
+    endpoint: MeshEndpoint,
+    _max: number,
+    request: UpstreamRequest,
+    signal: AbortSignal,
+  ): Promise<UpstreamResponse> {
+    const call: UpstreamCall = {
+      host: endpoint.host,
+      request,
+      signal,
+      header(name) {
+        for (let i = request.headers.length - 2; i >= 0; i -= 2)
+          if (request.headers[i]!.toLowerCase() === name) return request.headers[i + 1];
+        return undefined;
+      },
+    };
+    this.calls.push(call);
+    return this.answer(call);
+  }
+
+  retain(): void {
+    this.retained++;
+  }
+
+  async close(): Promise<void> {}
+}
+
+export function reply(status: number, text: string): Promise<UpstreamResponse> {
+  return Promise.resolve({
+    statusCode: status,
+    headers: { 'content-type': 'text/plain' },
+    body: Readable.from([Buffer.from(text)]),
+  });
+}
+
+/** Never answers; rejects with the abort reason like undici does. */
+export function hang(signal: AbortSignal): Promise<UpstreamResponse> {
+  return new Promise((_, reject) => {
+    signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
+}
+
+export function deferred<T>() {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
