@@ -313,7 +313,6 @@ describe('two instances on one Cassandra, one Redis and S3', () => {
     }
 
     // Both subscribers are back on the channel and A's publishing connection is up again.
-    await inspector.connect().catch(() => undefined);
     await vi.waitFor(
       async () => {
         const [, subscribers] = (await inspector.pubsub('NUMSUB', CHANGES_CHANNEL)) as [string, number];
