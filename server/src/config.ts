@@ -17,23 +17,27 @@ const bytes = z.coerce.number().int().min(1);
  * region, the first is the primary. An already parsed list is accepted too, so a parsed configuration
  * parses again to itself.
  */
-const s3BucketList = z.array(z.object({ region: z.string().min(1), bucket: z.string().min(1) })).min(1);
-const s3Buckets = z
-  .string()
-  .min(1)
-  .transform((text, ctx) => {
-    const buckets = [];
-    for (const part of text.split(',')) {
-      const [region, bucket, ...rest] = part.trim().split(/[:=]/);
-      if (!region || !bucket || rest.length > 0) {
-        ctx.addIssue({ code: 'custom', message: `'${part}' is not region:bucket` });
-        return z.NEVER;
+const s3Buckets = z.preprocess(
+  (value) =>
+    Array.isArray(value)
+      ? value.map((b: { region?: unknown; bucket?: unknown }) => `${b.region}:${b.bucket}`).join(',')
+      : value,
+  z
+    .string()
+    .min(1)
+    .transform((text, ctx) => {
+      const buckets = [];
+      for (const part of text.split(',')) {
+        const [region, bucket, ...rest] = part.trim().split(/[:=]/);
+        if (!region || !bucket || rest.length > 0) {
+          ctx.addIssue({ code: 'custom', message: `'${part}' is not region:bucket` });
+          return z.NEVER;
+        }
+        buckets.push({ region, bucket });
       }
-      buckets.push({ region, bucket });
-    }
-    return buckets;
-  })
-  .or(s3BucketList);
+      return buckets;
+    }),
+);
 
 export const ROLES = ['publish', 'consume', 'tasks'] as const;
 export type Role = (typeof ROLES)[number];
@@ -90,7 +94,7 @@ export const serverConfigSchema = z
     /** Distributed mode: the durable store. */
     store: z.enum(['sqlite', 'cassandra']).default('sqlite'),
     cassandraContactPoints: z
-      .string()
+      .preprocess((value) => (Array.isArray(value) ? value.join(',') : value), z.string())
       .transform((text) =>
         text
           .split(',')
@@ -98,7 +102,6 @@ export const serverConfigSchema = z
           .filter(Boolean),
       )
       .pipe(z.array(z.string()).min(1))
-      .or(z.array(z.string().min(1)).min(1))
       .optional(),
     cassandraLocalDc: z.string().min(1).optional(),
     cassandraPort: port.optional(),

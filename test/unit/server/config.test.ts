@@ -47,6 +47,9 @@ describe('server configuration from the environment', () => {
     expect(error).toBeInstanceOf(ValidationError);
     expect(error.issues.map((i) => i.path).sort()).toEqual(['MESHPRESS_HTTP_PORT', 'MESHPRESS_ROLES']);
     expect(() => configFromEnv({ MESHPRESS_BLOB_STORE: 's3' })).toThrow(/MESHPRESS_S3_BUCKETS/);
+    expect(() => configFromEnv({ MESHPRESS_S3_BUCKETS: 'us-east-1' })).toThrow(
+      "MESHPRESS_S3_BUCKETS: 'us-east-1' is not region:bucket",
+    );
   });
 
   it('requires contact points and a data center for the cassandra store', () => {
