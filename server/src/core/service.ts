@@ -29,6 +29,7 @@ import {
 import type { ServerMetrics } from '../metrics.js';
 import type { ConfigStore, VersionPage } from '../store/config-store.js';
 import { type Action, type Authorizer, allowAll, type Caller } from './caller.js';
+import { closestFirstUpdate } from './closest-first.js';
 import { ConsumerCache } from './consumer-cache.js';
 import { type DocumentValidator, validateMeshDocument } from './document-validator.js';
 import {
@@ -402,7 +403,7 @@ export class MeshpressService {
         const view = cached instanceof Promise ? await cached : cached;
         if (!view) continue;
         const update = evaluatePoll(view, input.identity, currentVersion);
-        if (update) updates.push(update);
+        if (update) updates.push(closestFirstUpdate(update, input.identity.region));
       }
       return updates;
     };

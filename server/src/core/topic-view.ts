@@ -21,6 +21,11 @@ export interface TopicView {
   /** Per scope, the newest version that passes the consistency check (first-poll fallback). */
   readonly newestServableByScope: ReadonlyMap<string, number>;
   readonly loadedAt: number;
+  /**
+   * The store's change marker of the topic as it was before this view was read: the consumer cache
+   * reloads the topic once the store lists a different one.
+   */
+  readonly changeMarker: string;
   /** Changes exactly when what a poll could answer changes (pins, scope heads, servable versions). */
   readonly revision: string;
 }
@@ -90,6 +95,7 @@ export async function loadTopicView(
   ].join('|');
   return {
     topic: data.topic,
+    changeMarker: data.changeMarker,
     revision,
     state: { pins: data.pins as PinRecord[], publishes: heads },
     servable,
