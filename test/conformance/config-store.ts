@@ -458,6 +458,109 @@ export function configStoreConformance(name: string, factory: () => Promise<Conf
       });
     });
 
+    describe('change markers', () => {
+      /** The listed marker of one topic: a listing that starts just before its name. */
+      async function listedMarker(name: string): Promise<string> {
+        const page = await store.listTopicChanges({ after: name.slice(0, -1), limit: 20 });
+        const entry = page.find((change) => change.name === name);
+        if (!entry) throw new Error(`topic ${name} is not listed`);
+        return entry.changeMarker;
+      }
+
+      it('lists every topic with its marker, in name order, page by page, as listTopics does', async () => {
+        const prefix = topicName('changes');
+        const names = ['e', 'c', 'a', 'd', 'b'].map((suffix) => `${prefix}.${suffix}`);
+        await Promise.all(names.map((name, i) => store.putTopic({ name, retention: {} }, T0 + i)));
+
+        const first = await store.listTopicChanges({ after: prefix, limit: 2 });
+        expect(first.map((c) => c.name)).toEqual([`${prefix}.a`, `${prefix}.b`]);
+        const second = await store.listTopicChanges({ after: first[1]!.name, limit: 2 });
+        expect(second.map((c) => c.name)).toEqual([`${prefix}.c`, `${prefix}.d`]);
+        const third = await store.listTopicChanges({ after: second[1]!.name, limit: 2 });
+        expect(third.map((c) => c.name).filter((n) => n.startsWith(prefix))).toEqual([`${prefix}.e`]);
+        for (const change of [...first, ...second, ...third]) {
+          expect(typeof change.changeMarker).toBe('string');
+          expect(change.changeMarker).toBe((await store.loadTopicSnapshot(change.name))?.changeMarker);
+        }
+
+        const fromStart = await store.listTopicChanges({ limit: 50 });
+        expect(fromStart.map((c) => c.name)).toEqual(
+          (await store.listTopics({ limit: 50 })).map((t) => t.name),
+        );
+        const afterLast = await store.listTopicChanges({ after: `${prefix}.e`, limit: 3 });
+        expect(afterLast.map((c) => c.name)).toEqual(
+          (await store.listTopics({ after: `${prefix}.e`, limit: 3 })).map((t) => t.name),
+        );
+      });
+
+      it('moves after every change to what the topic serves, never back to an earlier value', async () => {
+        const name = await createTopic('marker');
+        const seen = [await listedMarker(name)];
+        const expectMoved = async (what: string) => {
+          const marker = await listedMarker(name);
+          expect(seen, `marker after ${what}`).not.toContain(marker);
+          expect((await store.loadTopicSnapshot(name))?.changeMarker, `snapshot after ${what}`).toBe(marker);
+          seen.push(marker);
+        };
+
+        await store.putTopic({ name, retention: { maxVersions: 3 } }, T0 + 1);
+        await expectMoved('putTopic');
+        const version = await store.allocateVersion(name);
+        await store.writeVersion(draft(name, version));
+        // allocateVersion and writeVersion change nothing a consumer is served: no assertion either way.
+        seen.push(await listedMarker(name));
+        await store.addScopes(name, version, ['*'], T0 + 10);
+        await expectMoved('addScopes');
+        await store.commitVersion(name, version, T0 + 10);
+        await expectMoved('commitVersion');
+        await store.addScopes(name, version, ['app=payments'], T0 + 20);
+        await expectMoved('addScopes on a committed version');
+        const pin: PinRecord = { scope: '*', version, reason: 'hold', author: 'oncall', setAt: T0 + 30 };
+        await store.setPin(name, pin);
+        await expectMoved('setPin');
+        await store.setPin(name, { ...pin, reason: 'hold longer', setAt: T0 + 40 });
+        await expectMoved('setPin replacing a pin');
+        expect(await store.removePin(name, '*', { author: 'oncall', reason: 'done', at: T0 + 50 })).toBe(
+          true,
+        );
+        await expectMoved('removePin');
+        expect(await store.deleteVersion(name, version)).toBe(true);
+        await expectMoved('deleteVersion');
+      });
+
+      it('stays put on reads and on changes to other topics', async () => {
+        const name = await createTopic('marker-still');
+        const other = await createTopic('marker-other');
+        const version = await publish(name, ['*'], T0 + 10);
+        const before = await listedMarker(name);
+
+        await Promise.all([
+          store.getTopic(name),
+          store.listTopics({ after: name.slice(0, -1), limit: 5 }),
+          store.getVersion(name, version),
+          store.listVersions(name, { limit: 5 }),
+          store.listPins(name),
+          store.pinHistory(name),
+          store.loadTopicSnapshot(name),
+          store.isPayloadReferenced(sha256Hex(payload(name, version))),
+          store.listTopicChanges({ limit: 5 }),
+        ]);
+        expect(await listedMarker(name)).toBe(before);
+
+        const otherVersion = await publish(other, ['*'], T0 + 20);
+        await store.setPin(other, {
+          scope: '*',
+          version: otherVersion,
+          reason: 'r',
+          author: 'a',
+          setAt: T0 + 30,
+        });
+        await store.deleteVersion(other, otherVersion);
+        expect(await listedMarker(name)).toBe(before);
+        expect((await store.loadTopicSnapshot(name))?.changeMarker).toBe(before);
+      });
+    });
+
     describe('purging (janitor)', () => {
       /** Bytes no other test or run uses, so their digest is referenced only by what this test writes. */
       const uniqueBytes = () => randomBytes(48);
@@ -634,6 +737,7 @@ export function configStoreConformance(name: string, factory: () => Promise<Conf
             s.putTopic({ name, retention: {} }, T0),
             s.getTopic(name),
             s.listTopics({ limit: 1 }),
+            s.listTopicChanges({ limit: 1 }),
             s.allocateVersion(name),
             s.writeVersion(draft(name, 1)),
             s.addScopes(name, 1, ['*'], T0),

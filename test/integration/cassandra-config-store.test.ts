@@ -123,6 +123,7 @@ describe('CassandraConfigStore', () => {
       ).toEqual([
         [1, 'initial', T0],
         [2, 'payload references', T0],
+        [3, 'topic change markers', T0],
       ]);
       const replication = await admin.execute(
         'SELECT strategy_class, strategy_options FROM system.schema_keyspaces WHERE keyspace_name = ?',
@@ -142,17 +143,17 @@ describe('CassandraConfigStore', () => {
       const session = new CqlSession(admin, types.consistencies.localQuorum, types.consistencies.serial);
       // The system clock: an instance waiting for the migration lock polls on it.
       const base = { keyspace, replication: parseReplication('SimpleStrategy:1'), clock: systemClock };
-      expect(await migrate(session, base)).toEqual([1, 2]);
+      expect(await migrate(session, base)).toEqual([1, 2, 3]);
 
       const history = [
         ...CASSANDRA_MIGRATIONS,
         {
-          version: 3,
+          version: 4,
           name: 'topic owner',
           statements: (ks: string) => [`ALTER TABLE ${ks}.topics ADD owner text`],
         },
         {
-          version: 4,
+          version: 5,
           name: 'topic labels',
           statements: (ks: string) => [
             `CREATE TABLE IF NOT EXISTS ${ks}.topic_labels (topic text PRIMARY KEY, label text)`,
@@ -164,15 +165,15 @@ describe('CassandraConfigStore', () => {
         migrate(session, { ...base, migrations: history }),
         migrate(session, { ...base, migrations: history }),
       ]);
-      expect(together.flat().sort()).toEqual([3, 4]);
+      expect(together.flat().sort()).toEqual([4, 5]);
       expect(await migrate(session, { ...base, migrations: history })).toEqual([]);
 
-      // A crash after migration 3's ALTER but before its record: the re-run finds the column and moves on.
-      await admin.execute(`DELETE FROM ${keyspace}.schema_migrations WHERE version = 3`);
-      expect(await migrate(session, { ...base, migrations: history })).toEqual([3]);
+      // A crash after migration 4's ALTER but before its record: the re-run finds the column and moves on.
+      await admin.execute(`DELETE FROM ${keyspace}.schema_migrations WHERE version = 4`);
+      expect(await migrate(session, { ...base, migrations: history })).toEqual([4]);
       await admin.execute(`INSERT INTO ${keyspace}.topics (name, owner) VALUES ('t', 'team-a')`);
       const versions = await admin.execute(`SELECT version FROM ${keyspace}.schema_migrations`);
-      expect(versions.rows.map((r) => r.get('version') as number).sort()).toEqual([1, 2, 3, 4]);
+      expect(versions.rows.map((r) => r.get('version') as number).sort()).toEqual([1, 2, 3, 4, 5]);
     });
 
     it('lets an instance that does not migrate open only once the schema is current', async () => {
@@ -180,7 +181,7 @@ describe('CassandraConfigStore', () => {
       const follower = options(keyspace, { migrate: false });
       await expect(CassandraConfigStore.open(follower)).rejects.toBeInstanceOf(UnavailableError);
 
-      expect(await CassandraConfigStore.migrate(options(keyspace))).toEqual([1, 2]);
+      expect(await CassandraConfigStore.migrate(options(keyspace))).toEqual([1, 2, 3]);
       expect(await CassandraConfigStore.migrate(options(keyspace))).toEqual([]);
       const store = await CassandraConfigStore.open(follower);
       try {
@@ -220,6 +221,37 @@ describe('CassandraConfigStore', () => {
       expect(refs.rows.map((r) => [r.get('sha256'), r.get('topic'), r.get('version')])).toEqual([
         [blob, 't', 1],
       ]);
+    });
+
+    it('lists topics created before change markers existed, and moves their marker on the next change', async () => {
+      const keyspace = freshKeyspace('markers');
+      const session = new CqlSession(admin, types.consistencies.localQuorum, types.consistencies.serial);
+      const base = { keyspace, replication: parseReplication('SimpleStrategy:1'), clock: systemClock };
+      expect(await migrate(session, { ...base, migrations: CASSANDRA_MIGRATIONS.slice(0, 2) })).toEqual([
+        1, 2,
+      ]);
+      // A topic as a server that knew only migrations 1 and 2 created it: no topic_changes row.
+      const at = new Date(T0);
+      await admin.execute(
+        `INSERT INTO ${keyspace}.topics (name, created_at, updated_at) VALUES (?, ?, ?)`,
+        ['mesh.old', at, at],
+        { prepare: true },
+      );
+      await admin.execute(`INSERT INTO ${keyspace}.topic_index (bucket, name) VALUES (0, 'mesh.old')`);
+      await admin.execute(`INSERT INTO ${keyspace}.version_counters (topic, latest) VALUES ('mesh.old', 0)`);
+
+      const store = await CassandraConfigStore.open(options(keyspace));
+      try {
+        const [before] = await store.listTopicChanges({ limit: 10 });
+        expect(before?.name).toBe('mesh.old');
+        expect((await store.loadTopicSnapshot('mesh.old'))?.changeMarker).toBe(before?.changeMarker);
+        await store.putTopic({ name: 'mesh.old', retention: { maxVersions: 2 } }, T0 + 1);
+        const [after] = await store.listTopicChanges({ limit: 10 });
+        expect(after?.name).toBe('mesh.old');
+        expect(after?.changeMarker).not.toBe(before?.changeMarker);
+      } finally {
+        await store.close();
+      }
     });
 
     it('purges a version behind a lightweight-transaction commit marker, on protocol v3', async () => {
@@ -290,7 +322,9 @@ describe('CassandraConfigStore', () => {
       expect(await b.getVersion(topic, v1)).toEqual(await a.getVersion(topic, v1));
       // v2 has no commit marker yet: neither instance serves it.
       expect((await b.listVersions(topic, { limit: 10 })).versions.map((v) => v.version)).toEqual([v1]);
+      const [listed] = await a.listTopicChanges({ limit: 10 });
       expect(await b.loadTopicSnapshot(topic)).toEqual({
+        changeMarker: listed?.changeMarker,
         topic: await a.getTopic(topic),
         pins: [{ scope: 'app=payments', version: v1, reason: 'hold', author: 'oncall', setAt: T0 + 20 }],
         publishes: [{ version: v1, scope: '*', visibleAt: T0 + 10 }],
@@ -300,6 +334,8 @@ describe('CassandraConfigStore', () => {
       await b.addScopes(topic, v2, ['*'], T0 + 30);
       await b.commitVersion(topic, v2, T0 + 30);
       expect((await a.listVersions(topic, { limit: 10 })).versions.map((v) => v.version)).toEqual([v2, v1]);
+      const [moved] = await a.listTopicChanges({ limit: 10 });
+      expect(moved?.changeMarker).not.toBe(listed?.changeMarker);
       expect(
         await b.removePin(topic, 'app=payments', { author: 'oncall', reason: 'done', at: T0 + 40 }),
       ).toBe(true);

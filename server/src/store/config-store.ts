@@ -39,10 +39,22 @@ export interface VersionPage {
 
 /** What the consumer cache loads per topic. */
 export interface TopicSnapshotData {
+  /**
+   * The topic's change marker (see ConfigStore.listTopicChanges), read before the rest of the snapshot:
+   * a change the snapshot missed changes the marker after this value, so it is never mistaken for seen.
+   */
+  readonly changeMarker: string;
   readonly topic: TopicRecord;
   readonly pins: readonly PinRecord[];
   /** Scopes of committed versions, with the instant each became visible. */
   readonly publishes: readonly ScopedPublish[];
+}
+
+/** One entry of ConfigStore.listTopicChanges. */
+export interface TopicChange {
+  readonly name: string;
+  /** Opaque; compare for equality only. */
+  readonly changeMarker: string;
 }
 
 /**
@@ -59,6 +71,16 @@ export interface ConfigStore {
   getTopic(name: string): Promise<TopicRecord | undefined>;
   /** Topics in name order, starting after `after`. */
   listTopics(options: { after?: string | undefined; limit: number }): Promise<TopicRecord[]>;
+  /**
+   * Every topic's change marker, in name order after `after` (the same topics listTopics gives), cheap
+   * enough to read for every topic every few seconds: the consumer cache reloads only topics whose marker
+   * moved. The marker of a topic changes with every putTopic, addScopes, commitVersion, setPin,
+   * removePin and deleteVersion of it (allocateVersion and writeVersion change nothing a consumer is
+   * served), and only after the data the call writes is readable. It is never repeated: a marker, once
+   * replaced, never comes back. Reads never change it. A call that changes nothing (a repeated commit, a
+   * removePin finding no pin) may still change it. Fewer than `limit` entries means the listing ended.
+   */
+  listTopicChanges(options: { after?: string | undefined; limit: number }): Promise<TopicChange[]>;
 
   /**
    * Allocates the next version number of the topic, atomically across every process sharing the store.

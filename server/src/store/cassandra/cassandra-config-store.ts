@@ -10,10 +10,11 @@ import {
   VersionNotFoundError,
   type VersionRecord,
 } from '@meshpress/client';
-import type { Client } from 'cassandra-driver';
+import { type Client, types } from 'cassandra-driver';
 import { z } from 'zod';
 import type {
   ConfigStore,
+  TopicChange,
   TopicSnapshotData,
   TopicSpec,
   VersionDraft,
@@ -136,6 +137,7 @@ export class CassandraConfigStore implements ConfigStore {
         session.execute(cql.topicIndexInsert, [TOPIC_INDEX_BUCKET, spec.name], { idempotent: true });
       if (inserted.wasApplied()) {
         await Promise.all([index(), session.execute(cql.counterCreate, [spec.name], { idempotent: true })]);
+        await this.#changed(spec.name);
         return { created: true, topic: topicRecord(spec, now, now, 0) };
       }
       // The transaction that did not apply returns the row as it stands.
@@ -150,6 +152,7 @@ export class CassandraConfigStore implements ConfigStore {
         index(),
         session.execute(cql.counterGet, [spec.name], { idempotent: true }),
       ]);
+      await this.#changed(spec.name);
       return {
         created: false,
         topic: topicRecord(spec, createdAt.getTime(), now, latestOf(counter.first()) ?? 0),
@@ -173,6 +176,23 @@ export class CassandraConfigStore implements ConfigStore {
       ]);
       const topics = await Promise.all(names.map((row) => this.#readTopic(row.get('name') as string)));
       return topics.filter((topic): topic is TopicRecord => topic !== undefined);
+    });
+  }
+
+  listTopicChanges(options: { after?: string | undefined; limit: number }): Promise<TopicChange[]> {
+    return this.#run(async () => {
+      const { after, limit } = parseOrThrow(topicPageSchema, options, 'topic change page options');
+      const { session, cql } = this.#parts();
+      // The names from topic_index, so this lists exactly the topics listTopics lists; then the markers of
+      // that name range, one clustering-range read of the same size.
+      const names = (
+        await session.all(cql.topicIndexPage, [TOPIC_INDEX_BUCKET, after ?? '', Math.min(limit, MAX_INT)])
+      ).map((row) => row.get('name') as string);
+      const last = names.at(-1);
+      if (last === undefined) return [];
+      const changes = await session.all(cql.topicChangeRange, [TOPIC_INDEX_BUCKET, after ?? '', last]);
+      const markers = new Map(changes.map((row) => [row.get('name') as string, changeMarkerOf(row)]));
+      return names.map((name) => ({ name, changeMarker: markers.get(name) ?? NO_CHANGES }));
     });
   }
 
@@ -234,6 +254,9 @@ export class CassandraConfigStore implements ConfigStore {
           { idempotent: true },
         );
       }
+      // Even when every scope was attached already: that may be the retry of a call that failed before
+      // this line.
+      await this.#changed(topic);
     });
   }
 
@@ -243,6 +266,8 @@ export class CassandraConfigStore implements ConfigStore {
       await this.#requireVersion(topic, version);
       // IF NOT EXISTS keeps the first commit time; a resend finds the marker and changes nothing.
       await session.execute(cql.commitInsert, [topic, version, new Date(now)], { idempotent: true });
+      // After the marker, and on a resend too (the first try may have failed before this line).
+      await this.#changed(topic);
     });
   }
 
@@ -311,8 +336,12 @@ export class CassandraConfigStore implements ConfigStore {
       // Marker first: from here on no reader serves or lists the version, whatever happens next. A resend
       // finds no marker and changes nothing; whether it applied is not read.
       await session.execute(cql.commitDelete, [topic, version], { idempotent: true });
+      // What consumers are served changed with the marker: announce it now, so a crash before the end
+      // leaves no cache serving the version. Again once the record is gone (it may be read as a pin's).
+      await this.#changed(topic);
       await session.execute(cql.scopesDelete, [topic, version], { idempotent: true });
       await session.execute(cql.versionDelete, [topic, version], { idempotent: true });
+      await this.#changed(topic);
       // The reference after the record: a crash in between leaves a blob kept too long, never one
       // deleted too early.
       if (hasBlobReference({ kind: row.get('pointer_kind') as string }))
@@ -347,6 +376,7 @@ export class CassandraConfigStore implements ConfigStore {
         ],
         { idempotent: true },
       );
+      await this.#changed(topic);
     });
   }
 
@@ -364,7 +394,11 @@ export class CassandraConfigStore implements ConfigStore {
       if (!exists) throw new TopicNotFoundError(topic);
       // Read, then delete: two instances removing the same pin at once may both record a removal, which
       // is harmless; a lightweight transaction here would mix with the plain writes of setPin.
-      if (pin.rowLength === 0) return false;
+      if (pin.rowLength === 0) {
+        // Perhaps the retry of a removal that failed after its delete and before announcing it.
+        await this.#changed(topic);
+        return false;
+      }
       const at = new Date(event.at);
       await session.batch(
         [
@@ -376,6 +410,7 @@ export class CassandraConfigStore implements ConfigStore {
         ],
         { idempotent: true },
       );
+      await this.#changed(topic);
       return true;
     });
   }
@@ -397,6 +432,11 @@ export class CassandraConfigStore implements ConfigStore {
   loadTopicSnapshot(topic: string): Promise<TopicSnapshotData | undefined> {
     return this.#run(async () => {
       const { session, cql } = this.#parts();
+      // The marker strictly before the data: a change landing during these reads bumps the marker after
+      // the value returned here, so the cache sees it moved and reloads (see ConfigStore).
+      const marker = await session.execute(cql.topicChangeGet, [TOPIC_INDEX_BUCKET, topic], {
+        idempotent: true,
+      });
       const [record, pins, scopes, commits] = await Promise.all([
         this.#readTopic(topic),
         session.all(cql.pinList, [topic]),
@@ -404,7 +444,12 @@ export class CassandraConfigStore implements ConfigStore {
         session.all(cql.commitsOfTopic, [topic]),
       ]);
       if (!record) return undefined;
-      return { topic: record, pins: pins.map(pinFromRow), publishes: committedPublishes(scopes, commits) };
+      return {
+        changeMarker: changeMarkerOf(marker.first()) ?? NO_CHANGES,
+        topic: record,
+        pins: pins.map(pinFromRow),
+        publishes: committedPublishes(scopes, commits),
+      };
     });
   }
 
@@ -430,6 +475,15 @@ export class CassandraConfigStore implements ConfigStore {
     ]);
     const row = topic.first();
     return row ? topicFromRow(row, latestOf(counter.first()) ?? 0) : undefined;
+  }
+
+  /**
+   * Bumps the topic's change marker; called after the writes it announces. Marked idempotent although a
+   * counter increment is not: a driver retry that counts twice still changes the marker, which is all
+   * the marker promises, and a retry beats a change no periodic refresh would see.
+   */
+  async #changed(topic: string): Promise<void> {
+    await this.#session.execute(this.#cql.topicChanged, [TOPIC_INDEX_BUCKET, topic], { idempotent: true });
   }
 
   async #topicExists(name: string): Promise<boolean> {
@@ -470,6 +524,15 @@ export class CassandraConfigStore implements ConfigStore {
     call.then(forget, forget);
     return call;
   }
+}
+
+/** Marker of a topic with no topic_changes row: untouched since migration 3, or never created. */
+const NO_CHANGES = '0';
+
+function changeMarkerOf(row: types.Row | null | undefined): string | undefined {
+  const value: unknown = row?.get('changes');
+  if (value instanceof types.Long) return value.toString();
+  return typeof value === 'number' ? String(value) : undefined;
 }
 
 function isStorableVersion(version: number): boolean {

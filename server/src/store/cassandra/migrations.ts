@@ -117,6 +117,25 @@ export const CASSANDRA_MIGRATIONS: readonly CassandraMigration[] = [
     // Records written before this migration have no row yet.
     backfill: backfillPayloadRefs,
   },
+  {
+    version: 3,
+    name: 'topic change markers',
+    statements: (ks) => [
+      // Per topic, a count of the changes to what it serves, bumped after each change's data is written:
+      // the consumer cache reads the whole (single) partition every few seconds and reloads only topics
+      // whose count moved. A counter, not a timeuuid written with a plain UPDATE: increments commute, so
+      // every bump changes the value whatever the writers' clocks say, where a plain write stamped earlier
+      // than the one before it (clock skew between instances) would be dropped by last-write-wins and the
+      // change it announces never seen. Counters need a table of their own. Same bucket as topic_index.
+      // Topics untouched since this migration have no row: their marker reads as 0, so no backfill.
+      `CREATE TABLE IF NOT EXISTS ${ks}.topic_changes (
+        bucket int,
+        name text,
+        changes counter,
+        PRIMARY KEY (bucket, name)
+      ) WITH CLUSTERING ORDER BY (name ASC)`,
+    ],
+  },
 ];
 
 export const LATEST_CASSANDRA_SCHEMA_VERSION = Math.max(...CASSANDRA_MIGRATIONS.map((m) => m.version));

@@ -21,6 +21,9 @@ export function cqlFor(ks: string) {
       description = ?, updated_at = ? WHERE name = ? IF created_at = ?`,
     topicIndexInsert: `INSERT INTO ${ks}.topic_index (bucket, name) VALUES (?, ?)`,
     topicIndexPage: `SELECT name FROM ${ks}.topic_index WHERE bucket = ? AND name > ? LIMIT ?`,
+    topicChanged: `UPDATE ${ks}.topic_changes SET changes = changes + 1 WHERE bucket = ? AND name = ?`,
+    topicChangeGet: `SELECT changes FROM ${ks}.topic_changes WHERE bucket = ? AND name = ?`,
+    topicChangeRange: `SELECT name, changes FROM ${ks}.topic_changes WHERE bucket = ? AND name > ? AND name <= ?`,
 
     counterGet: `SELECT latest FROM ${ks}.version_counters WHERE topic = ?`,
     counterCreate: `INSERT INTO ${ks}.version_counters (topic, latest) VALUES (?, 0) IF NOT EXISTS`,

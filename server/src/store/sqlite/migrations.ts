@@ -88,6 +88,15 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX versions_payload_sha256 ON versions (sha256) WHERE pointer_kind <> 'direct';
     `,
   },
+  {
+    version: 3,
+    name: 'topic change markers',
+    // Bumped in the same transaction as every change to what a topic serves, so the consumer cache can
+    // tell which topics changed from one read of (name, change_seq) instead of reloading every topic.
+    sql: `
+      ALTER TABLE topics ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
 ];
 
 const LATEST_VERSION = Math.max(...MIGRATIONS.map((m) => m.version));

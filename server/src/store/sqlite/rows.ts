@@ -23,6 +23,13 @@ export interface TopicRow {
   readonly latest_version: number;
   readonly created_at: number;
   readonly updated_at: number;
+  readonly change_seq: number;
+}
+
+export interface TopicChangeRow {
+  readonly name: string;
+  /** Per-topic count of changes (migration 3); only ever grows, so a value is never repeated. */
+  readonly change_seq: number;
 }
 
 export interface VersionRow extends EncodedPointer {

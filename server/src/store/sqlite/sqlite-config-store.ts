@@ -15,6 +15,7 @@ import Database from 'better-sqlite3';
 import { z } from 'zod';
 import type {
   ConfigStore,
+  TopicChange,
   TopicSnapshotData,
   TopicSpec,
   VersionDraft,
@@ -87,6 +88,7 @@ export class SqliteConfigStore implements ConfigStore {
       };
       const created = s.topicExists.get(spec.name) === undefined;
       (created ? s.topicInsert : s.topicUpdate).run(params);
+      s.topicChanged.run(spec.name);
       return { topic: topicFromRow(s.topicGet.get(spec.name)!), created };
     });
   }
@@ -102,6 +104,15 @@ export class SqliteConfigStore implements ConfigStore {
     const { after, limit } = parseOrThrow(topicPageSchema, options, 'topic page options');
     // Every topic name is non-empty, so '' sorts before all of them.
     return this.#read((s) => s.topicList.all(after ?? '', limit).map(topicFromRow));
+  }
+
+  async listTopicChanges(options: { after?: string | undefined; limit: number }): Promise<TopicChange[]> {
+    const { after, limit } = parseOrThrow(topicPageSchema, options, 'topic change page options');
+    return this.#read((s) =>
+      s.topicChangeList
+        .all(after ?? '', limit)
+        .map((row) => ({ name: row.name, changeMarker: String(row.change_seq) })),
+    );
   }
 
   async allocateVersion(topic: string): Promise<number> {
@@ -141,6 +152,7 @@ export class SqliteConfigStore implements ConfigStore {
     return this.#write((s) => {
       requireVersion(s, topic, version);
       for (const scope of scopes) s.scopeInsert.run(topic, version, scope, now);
+      s.topicChanged.run(topic);
     });
   }
 
@@ -149,6 +161,7 @@ export class SqliteConfigStore implements ConfigStore {
       requireVersion(s, topic, version);
       // Only the first commit counts: visibleAt of every publish is derived from it.
       s.versionCommit.run(now, topic, version);
+      s.topicChanged.run(topic);
     });
   }
 
@@ -189,7 +202,9 @@ export class SqliteConfigStore implements ConfigStore {
       // One transaction: readers see the version whole or gone. The statements keep the documented order.
       s.versionUncommit.run(topic, version);
       s.scopesDelete.run(topic, version);
-      return s.versionDelete.run(topic, version).changes > 0;
+      if (s.versionDelete.run(topic, version).changes === 0) return false;
+      s.topicChanged.run(topic);
+      return true;
     });
   }
 
@@ -216,6 +231,7 @@ export class SqliteConfigStore implements ConfigStore {
         author: pin.author,
         at: pin.setAt,
       });
+      s.topicChanged.run(topic);
     });
   }
 
@@ -235,6 +251,7 @@ export class SqliteConfigStore implements ConfigStore {
         author: event.author,
         at: event.at,
       });
+      s.topicChanged.run(topic);
       return true;
     });
   }
@@ -252,6 +269,8 @@ export class SqliteConfigStore implements ConfigStore {
       const row = s.topicGet.get(topic);
       if (!row) return undefined;
       return {
+        // One read transaction: the marker and the data are of the same instant.
+        changeMarker: String(row.change_seq),
         topic: topicFromRow(row),
         pins: s.pinList.all(topic).map(pinFromRow),
         publishes: s.publishes

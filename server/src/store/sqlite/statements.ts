@@ -1,5 +1,13 @@
 import type Database from 'better-sqlite3';
-import type { PinEventRow, PinRow, PublishRow, ScopeRow, TopicRow, VersionRow } from './rows.js';
+import type {
+  PinEventRow,
+  PinRow,
+  PublishRow,
+  ScopeRow,
+  TopicChangeRow,
+  TopicRow,
+  VersionRow,
+} from './rows.js';
 
 export interface TopicParams {
   readonly name: string;
@@ -25,6 +33,8 @@ export interface Statements {
   readonly topicInsert: Database.Statement<TopicParams>;
   readonly topicUpdate: Database.Statement<TopicParams>;
   readonly topicList: Database.Statement<[string, number], TopicRow>;
+  readonly topicChanged: Database.Statement<[string]>;
+  readonly topicChangeList: Database.Statement<[string, number], TopicChangeRow>;
   readonly allocate: Database.Statement<[string], number>;
   readonly versionGet: Database.Statement<[string, number], VersionRow>;
   readonly versionExists: Database.Statement<[string, number], 1>;
@@ -63,6 +73,10 @@ export function prepareStatements(db: Database.Database): Statements {
     ),
     topicList: db.prepare<[string, number], TopicRow>(
       'SELECT * FROM topics WHERE name > ? ORDER BY name LIMIT ?',
+    ),
+    topicChanged: db.prepare<[string]>('UPDATE topics SET change_seq = change_seq + 1 WHERE name = ?'),
+    topicChangeList: db.prepare<[string, number], TopicChangeRow>(
+      'SELECT name, change_seq FROM topics WHERE name > ? ORDER BY name LIMIT ?',
     ),
     allocate: db
       .prepare<[string], number>(
