@@ -264,8 +264,11 @@ export class CassandraConfigStore implements ConfigStore {
     return this.#run(async () => {
       const { session, cql } = this.#parts();
       await this.#requireVersion(topic, version);
-      // IF NOT EXISTS keeps the first commit time; a resend finds the marker and changes nothing.
-      await session.execute(cql.commitInsert, [topic, version, new Date(now)], { idempotent: true });
+      // A resend finds the marker and keeps the first commit time. (Two commits of one version racing each
+      // other, which only a client retry can cause, may leave the later time: both mark the same version.)
+      const existing = await session.execute(cql.commitGet, [topic, version], { idempotent: true });
+      if (!existing.first())
+        await session.execute(cql.commitInsert, [topic, version, new Date(now)], { idempotent: true });
       // After the marker, and on a resend too (the first try may have failed before this line).
       await this.#changed(topic);
     });

@@ -48,10 +48,11 @@ export function cqlFor(ks: string) {
     scopesDelete: `DELETE FROM ${ks}.version_scopes WHERE topic = ? AND version = ?`,
 
     commitGet: `SELECT committed_at FROM ${ks}.version_commits WHERE topic = ? AND version = ?`,
-    // IF NOT EXISTS: a repeated commit keeps the first committedAt.
-    commitInsert: `INSERT INTO ${ks}.version_commits (topic, version, committed_at) VALUES (?, ?, ?) IF NOT EXISTS`,
+    // A plain write, not a lightweight transaction: every commit of a topic lands in one partition, and
+    // Paxos rounds on it made concurrent publishes time out. A resend is skipped by reading first.
+    commitInsert: `INSERT INTO ${ks}.version_commits (topic, version, committed_at) VALUES (?, ?, ?)`,
     // Conditional, as the marker's insert is: plain and Paxos writes to one row must not be mixed.
-    commitDelete: `DELETE FROM ${ks}.version_commits WHERE topic = ? AND version = ? IF EXISTS`,
+    commitDelete: `DELETE FROM ${ks}.version_commits WHERE topic = ? AND version = ?`,
     commitsOfTopic: `SELECT version, committed_at FROM ${ks}.version_commits WHERE topic = ?`,
     commitPage: `SELECT version, committed_at FROM ${ks}.version_commits WHERE topic = ? LIMIT ?`,
     commitPageBefore: `SELECT version, committed_at FROM ${ks}.version_commits
