@@ -4,7 +4,7 @@ import {
   DEFAULT_CONSUMER_LAG_GRACE_MS,
   DEFAULT_CONSUMER_STATUS_TTL_MS,
 } from './consumers/consumer-status-store.js';
-import { DEFAULT_REFRESH_INTERVAL_MS } from './core/consumer-cache.js';
+import { DEFAULT_REFRESH_INTERVAL_MS, DEFAULT_REVERIFY_AFTER_MS } from './core/consumer-cache.js';
 import { DEFAULT_INLINE_LIMIT_BYTES, DEFAULT_MAX_PAYLOAD_BYTES } from './core/service.js';
 import { LIMIT_ENV_NAMES, limiterConfigShape } from './limits/config.js';
 import { DEFAULT_FALLBACK_INTERVAL_MS } from './tasks/fallback-writer.js';
@@ -71,6 +71,7 @@ export const serverConfigSchema = z
     inlineLimitBytes: bytes.default(DEFAULT_INLINE_LIMIT_BYTES),
     maxPayloadBytes: bytes.default(DEFAULT_MAX_PAYLOAD_BYTES),
     refreshIntervalMs: z.coerce.number().int().min(100).default(DEFAULT_REFRESH_INTERVAL_MS),
+    cacheReverifyAfterMs: z.coerce.number().int().min(0).default(DEFAULT_REVERIFY_AFTER_MS),
     shutdownGraceMs: z.coerce.number().int().min(0).default(10_000),
     instanceId: z.string().min(1).max(128).optional(),
     exposeOpenApi: flag.default(true),
@@ -151,6 +152,7 @@ const ENV_NAMES: Record<keyof ServerConfig, string> = {
   maxPayloadBytes: 'MESHPRESS_MAX_PAYLOAD_BYTES',
   refreshIntervalMs: 'MESHPRESS_REFRESH_INTERVAL_MS',
   shutdownGraceMs: 'MESHPRESS_SHUTDOWN_GRACE_MS',
+  cacheReverifyAfterMs: 'MESHPRESS_CACHE_REVERIFY_MS',
   instanceId: 'MESHPRESS_INSTANCE_ID',
   exposeOpenApi: 'MESHPRESS_OPENAPI',
   roles: 'MESHPRESS_ROLES',

@@ -85,6 +85,7 @@ export async function startServer(
     inlineLimitBytes: config.inlineLimitBytes,
     maxPayloadBytes: config.maxPayloadBytes,
     refreshIntervalMs: config.refreshIntervalMs,
+    cacheReverifyAfterMs: config.cacheReverifyAfterMs,
     consumerStatus,
     consumerLagGraceMs: config.consumerLagGraceMs,
     roles: config.roles,

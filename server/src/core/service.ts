@@ -80,6 +80,8 @@ export interface MeshpressServiceOptions {
   readonly inlineLimitBytes?: number;
   readonly maxPayloadBytes?: number;
   readonly refreshIntervalMs?: number;
+  /** Every cached topic is re-read at least this often whatever its change marker says (0 = never). */
+  readonly cacheReverifyAfterMs?: number;
   /** Roles this instance serves (default all): writes need `publish`, polls need `consume`. */
   readonly roles?: readonly ('publish' | 'consume' | 'tasks')[];
   /** Where polls report which version each node runs; none = not tracked. */
@@ -149,6 +151,7 @@ export class MeshpressService {
       clock: this.#clock,
       logger: this.#logger,
       refreshIntervalMs: options.refreshIntervalMs,
+      reverifyAfterMs: options.cacheReverifyAfterMs,
     });
     this.#cache.onChange((topic) => {
       this.#metrics.cachedTopics.set(this.#cache.size);
