@@ -7,7 +7,7 @@ import { heldPolls } from './held-polls.js';
 import { pollThroughput } from './poll-throughput.js';
 import { propagation } from './propagation.js';
 import { publishThroughput } from './publish-throughput.js';
-import { routeDecisions } from './route-decisions-runner.js';
+import { routeDecisions, sidecarLatency } from './standalone.js';
 
 /**
  * `npm run bench [-- name...] [--quick]`: runs the named benchmarks (all by default) one after another,
@@ -22,6 +22,7 @@ const BENCHMARKS: readonly Benchmark[] = [
   publishThroughput,
   cachememory,
   routeDecisions,
+  sidecarLatency,
 ];
 
 const args = process.argv.slice(2);

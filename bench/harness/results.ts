@@ -50,10 +50,10 @@ export function writeSummary(order: readonly { name: string; recordName: string;
       continue;
     }
     machines.add(describeMachine(record.machine));
-    busy ||= record.machineLoad?.busy === true;
-    const flags = [record.quick ? 'quick' : '', record.machineLoad?.busy ? 'busy machine' : ''].filter(
-      Boolean,
-    );
+    // A slot that measured nothing cannot have been disturbed.
+    const disturbed = record.machineLoad?.busy === true && record.status !== 'not-run';
+    busy ||= disturbed;
+    const flags = [record.quick ? 'quick' : '', disturbed ? 'busy machine' : ''].filter(Boolean);
     const when = `${record.startedAt.slice(0, 16).replace('T', ' ')}${flags.length ? ` (${flags.join(', ')})` : ''}`;
     if (record.status === 'error') {
       lines.push(
