@@ -137,9 +137,8 @@ export class MeshpressService {
     this.#consumerStatus = options.consumerStatus;
     this.#roles = new Set(options.roles ?? ['publish', 'consume', 'tasks']);
     const readCache = { clock: this.#clock, ttlMs: READ_CACHE_TTL_MS };
-    this.#records = new ReadCache(
-      { ...readCache, maxEntries: 10_000, maxBytes: 64 * 1024 * 1024 },
-      (r) => r.size,
+    this.#records = new ReadCache({ ...readCache, maxEntries: 10_000, maxBytes: 64 * 1024 * 1024 }, (r) =>
+      r.pointer.kind === 'direct' ? r.pointer.data.byteLength : 0,
     );
     this.#payloads = new ReadCache(
       { ...readCache, maxEntries: 1_000, maxBytes: 256 * 1024 * 1024 },
@@ -304,7 +303,11 @@ export class MeshpressService {
     const record = await this.getVersion(caller, input);
     const pointer = record.pointer;
     const data =
-      pointer.kind === 'direct' ? pointer.data : await this.#blobs.getPayload(pointer, record.sha256);
+      pointer.kind === 'direct'
+        ? pointer.data
+        : await this.#payloads.get(`${record.topic}@${record.version}`, () =>
+            this.#blobs.getPayload(pointer, record.sha256),
+          );
     if (pointer.kind === 'direct' && sha256Hex(data) !== record.sha256)
       throw new IntegrityError(
         `stored payload of ${record.topic}@${record.version} does not match its sha256`,

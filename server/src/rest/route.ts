@@ -36,6 +36,11 @@ export interface RouteSpec<
   readonly responses: Readonly<Record<number, Schema | undefined>>;
   /** Accepts raw (non-JSON) bodies too; the handler reads `request.body` as a Buffer. */
   readonly rawBody?: boolean;
+  /**
+   * The body schema documents the operation, but the service validates the body itself (the poll hot
+   * path), so it is not parsed twice; the handler receives the decoded JSON as is.
+   */
+  readonly validatedByService?: boolean;
   handler(ctx: RouteContext<Out<P>, Out<Q>, Out<B>>): Promise<unknown>;
 }
 

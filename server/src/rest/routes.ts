@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import {
   errorView,
   parseOrThrow,
@@ -11,7 +12,9 @@ import {
   versionView,
 } from '@meshpress/client';
 import { z } from 'zod';
-import type { PublishInput } from '../core/inputs.js';
+import type { Caller } from '../core/caller.js';
+import type { PollInput, PublishInput } from '../core/inputs.js';
+import type { PollUpdate } from '../core/poll-rule.js';
 import type { MeshpressService } from '../core/service.js';
 import {
   addScopesBody,
@@ -262,16 +265,40 @@ export function v1Routes(service: MeshpressService): RouteSpec[] {
       summary: 'Updates for the topics a node consumes (204 when none); waitMs holds the request until one',
       body: pollBody,
       responses: { 200: z.object({ updates: z.array(pollUpdateView) }), 204: undefined, 400: errorView },
-      async handler({ body, caller, request, reply }) {
-        const abort = new AbortController();
-        // The response closing before we answer means the caller went away: stop holding the poll.
-        reply.raw.once('close', () => abort.abort());
-        const updates = await service.poll(caller, body, abort.signal);
+      validatedByService: true,
+      async handler({ body, caller, reply }) {
+        const updates = await pollUntilAnswered(service, caller, body, reply.raw);
         if (updates.length === 0) return reply.code(204).send();
         return { updates: updates.map(toPollUpdateView) };
       },
     }),
   ];
+}
+
+const CALLER_WENT_AWAY = new Error('the caller closed the connection');
+
+/**
+ * Runs a poll; a long-poll stops waiting when the response closes before it is answered (the caller went
+ * away). Polls that do not wait — the bulk of them — skip the abort plumbing entirely.
+ */
+async function pollUntilAnswered(
+  service: MeshpressService,
+  caller: Caller,
+  body: unknown,
+  response: ServerResponse,
+): Promise<PollUpdate[]> {
+  const waits =
+    typeof (body as { waitMs?: unknown } | null)?.waitMs === 'number' &&
+    (body as { waitMs: number }).waitMs > 0;
+  if (!waits) return service.poll(caller, body as PollInput);
+  const abort = new AbortController();
+  const onClose = () => abort.abort(CALLER_WENT_AWAY);
+  response.once('close', onClose);
+  try {
+    return await service.poll(caller, body as PollInput, abort.signal);
+  } finally {
+    response.off('close', onClose);
+  }
 }
 
 function jsonPublish(topic: string, body: z.output<typeof publishBody>): PublishInput {
