@@ -45,7 +45,8 @@ const STAMPED = new Set([APP_HEADER, PRINCIPAL_HEADER, ATTEMPT_HEADER]);
 
 /** Names listed in a Connection header are hop-by-hop too. */
 function connectionTokens(value: string | undefined): Set<string> | undefined {
-  if (!value) return undefined;
+  // The common values name no header: skip the split.
+  if (!value || value === 'keep-alive' || value === 'close') return undefined;
   const tokens = value
     .split(',')
     .map((t) => t.trim().toLowerCase())

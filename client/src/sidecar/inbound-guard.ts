@@ -1,5 +1,4 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { pipeline } from 'node:stream';
 import { Pool } from 'undici';
 import { EMPTY_POLICY_SNAPSHOT, type PolicySnapshot } from '../mesh/index.js';
 import { forbidden, rejection } from './errors.js';
@@ -16,6 +15,9 @@ import { writeRejection } from './respond.js';
 import { classifyUpstreamError } from './retry-policy.js';
 import type { AppliedVersion } from './routes-state.js';
 import type { SidecarStats } from './stats.js';
+import { streamBody } from './stream-body.js';
+
+const noop = () => undefined;
 
 /** The policy in force, as one frozen value swapped in one assignment. */
 export interface PolicyState {
@@ -129,7 +131,7 @@ export class InboundGuard {
         return;
       }
       res.writeHead(response.statusCode, out);
-      pipeline(response.body, res, () => undefined);
+      streamBody(response.body, res, noop);
     } catch (error) {
       if (caller.signal.aborted) return;
       this.#stats.inbound.upstreamErrors++;

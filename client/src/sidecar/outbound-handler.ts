@@ -1,5 +1,4 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { pipeline } from 'node:stream';
 import type { HeaderLookup } from '../mesh/index.js';
 import { type Rejection, rejection } from './errors.js';
 import {
@@ -15,7 +14,9 @@ import type { OutboundPlan, OutboundProxy } from './outbound-proxy.js';
 import { readBody } from './request-body.js';
 import { writeRejection } from './respond.js';
 import type { AttemptFailure } from './retry-policy.js';
+import { CANCELLED } from './retry-runner.js';
 import { type SidecarStats, statusClass } from './stats.js';
+import { streamBody } from './stream-body.js';
 
 const BODY_TOO_LARGE = (limit: number) =>
   rejection(413, 'BODY_TOO_LARGE', `the request body exceeds ${limit} bytes`, { details: { limit } });
@@ -71,7 +72,7 @@ export async function handleOutbound(
 
   const caller = new AbortController();
   res.once('close', () => {
-    if (!res.writableFinished) caller.abort();
+    if (!res.writableFinished) caller.abort(CANCELLED);
   });
   const body = await readBody(req, o.maxRequestBodyBytes);
   if (body.kind !== 'ok') {
@@ -94,7 +95,7 @@ export async function handleOutbound(
       headers: forwardedRequestHeaders(req.rawHeaders, headerValue(headers, 'connection'), true),
       body: body.body,
     },
-    caller.signal,
+    caller,
   );
   const routeCounters = o.stats.route(plan.decision.route);
 
@@ -110,7 +111,7 @@ export async function handleOutbound(
       }
       routeCounters.responses[statusClass(outcome.status)]++;
       res.writeHead(outcome.status, out);
-      pipeline(response.body, res, () => outcome.settle());
+      streamBody(response.body, res, outcome.settle);
       return;
     }
     case 'local':

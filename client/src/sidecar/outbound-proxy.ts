@@ -18,7 +18,13 @@ import {
 import { APP_HEADER, ATTEMPT_HEADER, PRINCIPAL_HEADER } from './headers.js';
 import type { NodeRegistry, NodeRuntime } from './node-registry.js';
 import { classifyUpstreamError } from './retry-policy.js';
-import { type AttemptResult, CANCELLED, type RetryOutcome, runWithRetries } from './retry-runner.js';
+import {
+  type AttemptResult,
+  PER_TRY_TIMEOUT,
+  type RetryOutcome,
+  ROUTE_TIMEOUT,
+  runWithRetries,
+} from './retry-runner.js';
 import {
   type AppliedVersion,
   INITIAL_ROUTES_STATE,
@@ -118,11 +124,14 @@ export class OutboundProxy {
     return { kind: 'forward', state, decision, target: pickTarget(decision, this.#o.random()) };
   }
 
-  /** Runs a planned request's attempts. `signal` aborts when the caller goes away. */
+  /**
+   * Runs a planned request's attempts. `controller` is the request's own: abort it (with CANCELLED)
+   * when the caller goes away; the route timeout aborts it too.
+   */
   execute(
     plan: Extract<OutboundPlan, { kind: 'forward' }>,
     request: OutboundRequest,
-    signal: AbortSignal,
+    controller: AbortController,
   ): Promise<RetryOutcome<UpstreamResponse>> {
     const { decision, target } = plan;
     const routeCounters = this.#o.stats.route(decision.route);
@@ -133,7 +142,7 @@ export class OutboundProxy {
       random: this.#o.random,
       timeoutMs: decision.timeoutMs,
       policy: decision.retryPolicy,
-      signal,
+      controller,
       attempt: (attempt, attemptSignal) =>
         this.#attempt(target.node, targetCounters, request, attempt, attemptSignal),
       discard: (response) => discardBody(response.body),
@@ -175,7 +184,8 @@ export class OutboundProxy {
       runtime.circuit.release();
       // Timeouts count against the endpoint; a caller that went away says nothing about it.
       if (signal.aborted) {
-        if (signal.reason !== CANCELLED) this.#error(runtime, node, endpoint, counters);
+        if (signal.reason === PER_TRY_TIMEOUT || signal.reason === ROUTE_TIMEOUT)
+          this.#error(runtime, node, endpoint, counters);
         return TIMEOUT_FAILURE;
       }
       this.#error(runtime, node, endpoint, counters);

@@ -53,8 +53,11 @@ export interface RetryParams<R> {
   readonly timeoutMs: number;
   /** Undefined: one attempt, bounded by `timeoutMs` only. */
   readonly policy: MeshRetryPolicy | undefined;
-  /** Aborts when the downstream caller goes away. */
-  readonly signal: AbortSignal;
+  /**
+   * The request's controller, shared to save an allocation per request: the caller aborts it (with
+   * CANCELLED, or any reason) when the downstream goes away; the runner aborts it with ROUTE_TIMEOUT.
+   */
+  readonly controller: AbortController;
   /** Runs attempt `attempt` (1-based); must give up when `signal` aborts. */
   readonly attempt: (attempt: number, signal: AbortSignal) => Promise<AttemptResult<R>>;
   /** Throws away a response that will not be used (its body must be released). */
@@ -73,16 +76,11 @@ const ABORTED = Symbol('aborted');
  */
 export async function runWithRetries<R>(p: RetryParams<R>): Promise<RetryOutcome<R>> {
   const { clock, policy } = p;
-  if (p.signal.aborted) return { kind: 'cancelled', attempts: 0 };
+  const overall = p.controller;
+  if (overall.signal.aborted) return { kind: endedBy(overall.signal)!, attempts: 0 };
   const deadline = clock.now() + p.timeoutMs;
-  const overall = new AbortController();
-  const onCaller = () => overall.abort(CANCELLED);
-  p.signal.addEventListener('abort', onCaller, { once: true });
   const routeTimer = clock.setTimeout(() => overall.abort(ROUTE_TIMEOUT), p.timeoutMs);
-  const finish = () => {
-    clock.clearTimeout(routeTimer);
-    p.signal.removeEventListener('abort', onCaller);
-  };
+  const finish = () => clock.clearTimeout(routeTimer);
   const maxAttempts = 1 + (policy?.maxRetries ?? 0);
   const backoff = policy
     ? createBackoff({
@@ -99,27 +97,31 @@ export async function runWithRetries<R>(p: RetryParams<R>): Promise<RetryOutcome
       return { kind: ended, attempts: attempts - 1 };
     }
     const remaining = deadline - clock.now();
-    const tryCtl = new AbortController();
-    const forward = () => tryCtl.abort(overall.signal.reason);
-    overall.signal.addEventListener('abort', forward, { once: true });
-    // The route timer covers an attempt that would outlive the deadline; a per-try timer only shorter ones.
-    const tryTimer =
-      policy !== undefined && policy.perTryTimeoutMs < remaining
-        ? clock.setTimeout(() => tryCtl.abort(PER_TRY_TIMEOUT), policy.perTryTimeoutMs)
-        : undefined;
-    const release = () => {
-      if (tryTimer !== undefined) clock.clearTimeout(tryTimer);
-      overall.signal.removeEventListener('abort', forward);
-    };
+    // The route timer covers an attempt that would outlive the deadline; only a shorter per-try timeout
+    // needs a timer, and a controller, of its own.
+    const perTry =
+      policy !== undefined && policy.perTryTimeoutMs < remaining ? policy.perTryTimeoutMs : undefined;
+    let tryCtl = overall;
+    let release = noop;
+    if (perTry !== undefined) {
+      const own = new AbortController();
+      const forward = () => own.abort(overall.signal.reason);
+      overall.signal.addEventListener('abort', forward, { once: true });
+      const tryTimer = clock.setTimeout(() => own.abort(PER_TRY_TIMEOUT), perTry);
+      tryCtl = own;
+      release = () => {
+        clock.clearTimeout(tryTimer);
+        overall.signal.removeEventListener('abort', forward);
+      };
+    }
 
     const result = await raceAbort(p.attempt(attempts, tryCtl.signal), tryCtl.signal, p.discard);
 
     if (result === ABORTED || (result.kind === 'failure' && tryCtl.signal.aborted)) {
       release();
-      const reason = tryCtl.signal.reason;
-      if (reason === CANCELLED || reason === ROUTE_TIMEOUT) {
+      if (tryCtl.signal.reason !== PER_TRY_TIMEOUT) {
         finish();
-        return { kind: reason === CANCELLED ? 'cancelled' : 'timeout', attempts };
+        return { kind: endedBy(tryCtl.signal)!, attempts };
       }
       // The per-try timeout ended this attempt.
       if (attempts < maxAttempts && isRetriableFailure('timeout', policy!.retryOn)) {
@@ -177,9 +179,12 @@ export async function runWithRetries<R>(p: RetryParams<R>): Promise<RetryOutcome
   }
 }
 
+const noop = () => undefined;
+
+/** Whether, and why, the whole request ended: only the route timeout is a timeout, anything else the caller. */
 function endedBy(signal: AbortSignal): 'timeout' | 'cancelled' | undefined {
   if (!signal.aborted) return undefined;
-  return signal.reason === CANCELLED ? 'cancelled' : 'timeout';
+  return signal.reason === ROUTE_TIMEOUT ? 'timeout' : 'cancelled';
 }
 
 /**

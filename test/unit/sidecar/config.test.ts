@@ -35,7 +35,7 @@ describe('sidecar configuration (flags over MESHPRESS_SIDECAR_* environment)', (
 
   it('reads the environment, and flags override it; --flag=value and repeated list flags work', () => {
     const c = parse(['--outbound-port=0', '--server', 'http://b:8080', '--server=http://c:8080'], {
-      MESHPRESS_SIDECAR_SERVERS: 'http://a:8080, http://z:8080',
+      MESHPRESS_SIDECAR_SERVER: 'http://a:8080, http://z:8080',
       MESHPRESS_SIDECAR_APP: 'web',
       MESHPRESS_SIDECAR_REGION: 'eu-west-1',
       MESHPRESS_SIDECAR_ROUTES_TOPIC: 'mesh.web.routes',
@@ -47,6 +47,20 @@ describe('sidecar configuration (flags over MESHPRESS_SIDECAR_* environment)', (
       region: 'eu-west-1',
       outboundPort: 0,
       pollMode: 'interval',
+    });
+  });
+
+  it('takes a comma-separated server list from the environment alone', () => {
+    const c = parse([], {
+      MESHPRESS_SIDECAR_SERVER: 'http://a:8080, http://z:8080',
+      MESHPRESS_SIDECAR_APP: 'web',
+      MESHPRESS_SIDECAR_POLICY_TOPIC: 'mesh.web.policy',
+      MESHPRESS_SIDECAR_APP_PORT: '8081',
+    });
+    expect(c).toMatchObject({
+      servers: ['http://a:8080', 'http://z:8080'],
+      policyTopic: 'mesh.web.policy',
+      appPort: 8081,
     });
   });
 

@@ -55,9 +55,9 @@ function setup(answer: (call: UpstreamCall) => Promise<UpstreamResponse>) {
     headers: ['x-meshpress-app', 'forged', 'accept', '*/*'],
     body: undefined,
   };
-  const run = (plan: OutboundPlan, signal = new AbortController().signal) => {
+  const run = (plan: OutboundPlan, controller = new AbortController()) => {
     if (plan.kind !== 'forward') throw new Error(`expected a forward plan, got ${plan.kind}`);
-    return proxy.execute(plan, { ...request, headers: request.headers.filter((_, i) => i >= 2) }, signal);
+    return proxy.execute(plan, { ...request, headers: request.headers.filter((_, i) => i >= 2) }, controller);
   };
   const flush = async () => {
     for (let i = 0; i < 20; i++) await Promise.resolve();
@@ -264,7 +264,7 @@ describe('OutboundProxy: circuit breaking and outlier ejection', () => {
     );
     for (let i = 0; i < 3; i++) {
       const caller = new AbortController();
-      const pending = t.run(t.proxy.plan('GET', '/', NO_HEADERS), caller.signal);
+      const pending = t.run(t.proxy.plan('GET', '/', NO_HEADERS), caller);
       await t.flush();
       caller.abort();
       expect((await pending).kind).toBe('cancelled');

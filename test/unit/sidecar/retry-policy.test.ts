@@ -88,7 +88,7 @@ function harness(options: {
     random: options.random ?? (() => 0),
     timeoutMs: options.timeoutMs ?? 1_000,
     policy,
-    signal: caller.signal,
+    controller: caller,
     attempt: (n, signal) =>
       new Promise((resolve) => {
         attempts.push({ n, signal, resolve });

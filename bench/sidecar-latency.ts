@@ -1,0 +1,486 @@
+/**
+ * Latency the reference sidecar adds: the same open-loop load generator calls a hello-world upstream
+ * directly, then through `meshpress-sidecar` (outbound proxy, routes from a real meshpress server),
+ * and compares the percentiles.
+ *
+ *   node --import tsx bench/sidecar-latency.ts      (BENCH_QUICK=1 for a short smoke run)
+ *
+ * Env: BENCH_RATE (requests/s, default 500), BENCH_PHASE_MS (measured ms per phase, default 10000),
+ * BENCH_ROUNDS (default 3). Writes bench/results/sidecar-latency.json and prints a `BENCH_RESULT {...}`
+ * line for bench/run.ts.
+ *
+ * Every process is its own: the upstream, the meshpress server, the sidecar (its real entry point) and
+ * the load generator (this file with `--role=load`, started afresh for each phase). Phases alternate
+ * direct / sidecar in an ABBA order so drift in machine load falls on both sides. Latency is measured
+ * in the load process from just before a request is issued to the end of its response body.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Pool } from 'undici';
+import { MeshpressAdmin } from '../client/src/publisher/admin.js';
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const SELF = fileURLToPath(import.meta.url);
+const SOURCE_FLAGS = ['--conditions=meshpress-source', '--import', 'tsx'];
+const QUICK = process.env.BENCH_QUICK === '1';
+const RATE = Number(process.env.BENCH_RATE ?? (QUICK ? 200 : 500));
+const PHASE_MS = Number(process.env.BENCH_PHASE_MS ?? (QUICK ? 2_000 : 10_000));
+const WARMUP_MS = QUICK ? 500 : 2_000;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (QUICK ? 1 : 3));
+const GOAL_ADDED_P99_MS = 1;
+/** Generous for a loopback hello world; the generator never holds more than this many connections. */
+const CONNECTIONS = 64;
+
+/** The upstream: hello world over keep-alive. */
+function runUpstream(): void {
+  const body = Buffer.from('hello');
+  const server = createServer((req, res) => {
+    req.resume();
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length });
+    res.end(body);
+  });
+  server.keepAliveTimeout = 60_000;
+  server.listen(0, '127.0.0.1', () => {
+    const address = server.address();
+    process.stdout.write(`upstream listening ${typeof address === 'object' && address ? address.port : 0}\n`);
+  });
+  process.on('SIGTERM', () => process.exit(0));
+}
+
+interface LoadReport {
+  /** Latencies of the measured window, in microseconds. */
+  readonly samples: number[];
+  readonly errors: number;
+  readonly sent: number;
+  /** Requests that left more than 1 ms after their scheduled instant (the generator fell behind). */
+  readonly late: number;
+  readonly cpuMs: number;
+}
+
+/** The load generator: `--role=load <url> <rate> <warmupMs> <measureMs>`, prints one JSON report line. */
+async function runLoad(): Promise<void> {
+  const [url, rateText, warmupText, measureText] = process.argv.slice(3);
+  const rate = Number(rateText);
+  const warmupMs = Number(warmupText);
+  const measureMs = Number(measureText);
+  const pool = new Pool(url!, { connections: CONNECTIONS, pipelining: 1, keepAliveTimeout: 60_000 });
+  const interval = 1000 / rate;
+  const samples: number[] = [];
+  let errors = 0;
+  let late = 0;
+  let sent = 0;
+  let inFlight = 0;
+  const start = performance.now();
+  const measureFrom = start + warmupMs;
+  const end = measureFrom + measureMs;
+  const cpu = process.cpuUsage();
+  let done!: () => void;
+  const finished = new Promise<void>((resolve) => {
+    done = resolve;
+  });
+  let stopped = false;
+
+  const fire = (scheduled: number) => {
+    const t0 = performance.now();
+    const measured = scheduled >= measureFrom;
+    if (measured && t0 - scheduled > 1) late++;
+    sent++;
+    inFlight++;
+    pool
+      .request({ method: 'GET', path: '/hello' })
+      .then(async (res) => {
+        await res.body.dump();
+        if (res.statusCode !== 200) throw new Error(`status ${res.statusCode}`);
+        if (measured) samples.push((performance.now() - t0) * 1000);
+      })
+      .catch(() => {
+        if (measured) errors++;
+      })
+      .finally(() => {
+        inFlight--;
+        if (stopped && inFlight === 0) done();
+      });
+  };
+
+  // Open loop: requests go out on schedule whatever the latency; a late timer sends the backlog at once.
+  let i = 0;
+  await new Promise<void>((resolve) => {
+    const tick = () => {
+      const now = performance.now();
+      while (start + i * interval <= now) {
+        const scheduled = start + i * interval;
+        if (scheduled >= end) {
+          resolve();
+          return;
+        }
+        fire(scheduled);
+        i++;
+      }
+      setTimeout(tick, Math.max(0, start + i * interval - performance.now()));
+    };
+    tick();
+  });
+  stopped = true;
+  if (inFlight === 0) done();
+  await finished;
+  const used = process.cpuUsage(cpu);
+  await pool.close();
+  const report: LoadReport = { samples, errors, sent, late, cpuMs: (used.user + used.system) / 1000 };
+  process.stdout.write(`${JSON.stringify(report)}\n`);
+}
+
+interface Proc {
+  readonly child: ChildProcess;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+function start(
+  args: readonly string[],
+  ready: RegExp,
+  env: Record<string, string> = {},
+): Promise<{ proc: Proc; match: RegExpExecArray }> {
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (d) => (output = (output + d).slice(-64_000)));
+  child.stderr!.on('data', (d) => (output = (output + d).slice(-64_000)));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const proc: Proc = {
+    child,
+    output: () => output,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${args.join(' ')} did not start:\n${output}`)), 60_000);
+    const check = () => {
+      const match = ready.exec(output);
+      if (!match) return;
+      clearTimeout(timer);
+      child.stdout!.off('data', check);
+      resolve({ proc, match });
+    };
+    child.stdout!.on('data', check);
+    void exited.then(() => {
+      clearTimeout(timer);
+      reject(new Error(`${args.join(' ')} exited:\n${output}`));
+    });
+  });
+}
+
+function runLoadPhase(url: string): Promise<LoadReport> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', SELF, '--role=load', url, String(RATE), String(WARMUP_MS), String(PHASE_MS)],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), WARMUP_MS + PHASE_MS + 60_000);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      const line = out.trim().split('\n').pop();
+      if (code !== 0 || !line) reject(new Error(`load generator exited with ${code}: ${err}`));
+      else resolve(JSON.parse(line) as LoadReport);
+    });
+  });
+}
+
+/** CPU time (ms) a process has used so far, from /proc; undefined off Linux. */
+function processCpuMs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    // utime and stime are fields 14 and 15 of the stat line (12 and 13 after the command name).
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+function machineLoad(): { load1: number; cpuPressure10s: number | null } {
+  let pressure: number | null = null;
+  try {
+    const match = /some avg10=([\d.]+)/.exec(readFileSync('/proc/pressure/cpu', 'utf8'));
+    if (match) pressure = Number(match[1]);
+  } catch {
+    // No PSI on this kernel.
+  }
+  return { load1: Math.round(loadavg()[0]! * 100) / 100, cpuPressure10s: pressure };
+}
+
+interface Summary {
+  readonly count: number;
+  readonly p50: number;
+  readonly p90: number;
+  readonly p99: number;
+  readonly p999: number;
+  readonly max: number;
+  readonly mean: number;
+}
+
+/** Percentiles in milliseconds (nearest rank). */
+function summarize(samplesUs: readonly number[]): Summary {
+  const sorted = [...samplesUs].sort((a, b) => a - b);
+  const at = (q: number) =>
+    (sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? Number.NaN) / 1000;
+  const mean = sorted.reduce((s, v) => s + v, 0) / Math.max(1, sorted.length) / 1000;
+  return {
+    count: sorted.length,
+    p50: at(0.5),
+    p90: at(0.9),
+    p99: at(0.99),
+    p999: at(0.999),
+    max: at(1),
+    mean,
+  };
+}
+
+const ms = (v: number) => `${v.toFixed(3)} ms`;
+const round3 = (v: number) => Math.round(v * 1000) / 1000;
+
+async function orchestrate(): Promise<void> {
+  const log = (line: string) => process.stdout.write(`${line}\n`);
+  const dataDir = mkdtempSync(join(tmpdir(), 'meshpress-bench-sidecar-'));
+  const procs: Proc[] = [];
+  const before = machineLoad();
+  try {
+    const upstream = await start(['--import', 'tsx', SELF, '--role=upstream'], /upstream listening (\d+)/);
+    procs.push(upstream.proc);
+    const port = Number(upstream.match[1]);
+    const server = await start([...SOURCE_FLAGS, 'server/src/main.ts'], /REST (http:\/\/\S+)/, {
+      MESHPRESS_HTTP_PORT: '0',
+      MESHPRESS_GRPC_PORT: '0',
+      MESHPRESS_LOG_LEVEL: 'warn',
+      MESHPRESS_DATA_DIR: dataDir,
+    });
+    procs.push(server.proc);
+    const serverUrl = server.match[1]!;
+
+    const admin = new MeshpressAdmin({ baseUrl: serverUrl, principal: 'bench' });
+    const topic = 'bench.sidecar.routes';
+    await admin.createTopic(topic, { kind: 'mesh.routes.v1' });
+    await admin.publish(topic, {
+      document: {
+        kind: 'mesh.routes.v1',
+        virtualService: 'hello.bench',
+        router: {
+          routes: [
+            {
+              name: 'hello',
+              match: { prefix: '/' },
+              action: { weightedTargets: [{ virtualNode: 'hello', weight: 1 }] },
+              retryPolicy: { maxRetries: 2, perTryTimeoutMs: 1_000, retryOn: ['connect-failure', 'reset'] },
+              timeoutMs: 5_000,
+            },
+          ],
+        },
+        virtualNodes: [{ name: 'hello', endpoints: [{ host: '127.0.0.1', port }] }],
+      },
+    });
+    await admin.close();
+
+    const sidecar = await start(
+      [
+        // e.g. BENCH_SIDECAR_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the sidecar.
+        ...(process.env.BENCH_SIDECAR_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
+        ...SOURCE_FLAGS,
+        'client/src/sidecar/main.ts',
+        '--server',
+        serverUrl,
+        '--app',
+        'bench',
+        '--routes-topic',
+        topic,
+        '--outbound-port',
+        '0',
+        '--admin-port',
+        '0',
+        '--log-level',
+        'warn',
+      ],
+      /meshpress-sidecar listening: outbound (\S+) {2}inbound \S+ {2}admin (\S+)/,
+    );
+    procs.push(sidecar.proc);
+    const sidecarUrl = sidecar.match[1]!;
+    const adminView = (await (await fetch(`${sidecar.match[2]}/admin`)).json()) as {
+      topics: { routes: { version: number } };
+    };
+    if (adminView.topics.routes.version !== 1)
+      throw new Error('the sidecar did not load the routes before listening');
+
+    const directUrl = `http://127.0.0.1:${port}`;
+    log(
+      `sidecar latency: ${RATE} req/s open loop, ${ROUNDS} round(s) of ${PHASE_MS} ms per side (+${WARMUP_MS} ms warm-up), ${cpus().length} cores${QUICK ? ' (quick: figures not comparable)' : ''}`,
+    );
+    const direct: number[] = [];
+    const viaSidecar: number[] = [];
+    const rounds: Record<string, unknown>[] = [];
+    let errors = 0;
+    let late = 0;
+    // CPU time per request of the upstream (direct phases) and of the sidecar (its phases), from /proc.
+    const cpu = { upstreamMs: 0, upstreamRequests: 0, sidecarMs: 0, sidecarRequests: 0, known: true };
+    for (let r = 0; r < ROUNDS; r++) {
+      // ABBA: direct first in even rounds, sidecar first in odd ones.
+      const order: ('direct' | 'sidecar')[] = r % 2 === 0 ? ['direct', 'sidecar'] : ['sidecar', 'direct'];
+      const round: Record<string, unknown> = { round: r + 1 };
+      for (const side of order) {
+        const watched = side === 'sidecar' ? sidecar.proc.child.pid : upstream.proc.child.pid;
+        const cpuBefore = processCpuMs(watched);
+        const report = await runLoadPhase(side === 'direct' ? directUrl : sidecarUrl);
+        const cpuAfter = processCpuMs(watched);
+        if (cpuBefore === undefined || cpuAfter === undefined) cpu.known = false;
+        else if (side === 'sidecar') {
+          cpu.sidecarMs += cpuAfter - cpuBefore;
+          cpu.sidecarRequests += report.sent;
+        } else {
+          cpu.upstreamMs += cpuAfter - cpuBefore;
+          cpu.upstreamRequests += report.sent;
+        }
+        (side === 'direct' ? direct : viaSidecar).push(...report.samples);
+        errors += report.errors;
+        late += report.late;
+        const s = summarize(report.samples);
+        round[side] = {
+          p50: round3(s.p50),
+          p99: round3(s.p99),
+          count: s.count,
+          errors: report.errors,
+          late: report.late,
+        };
+        log(
+          `  round ${r + 1} ${side.padEnd(7)} p50 ${ms(s.p50)}  p99 ${ms(s.p99)}  (${s.count} requests, ${report.errors} errors, ${report.late} sent late)`,
+        );
+      }
+      rounds.push(round);
+    }
+
+    const d = summarize(direct);
+    const s = summarize(viaSidecar);
+    const addedP50 = s.p50 - d.p50;
+    const addedP99 = s.p99 - d.p99;
+    const perRequestUs = (cpuMs: number, requests: number) =>
+      Math.round((cpuMs * 1000) / Math.max(1, requests));
+    const sidecarCpu = cpu.known
+      ? {
+          sidecarUsPerRequest: perRequestUs(cpu.sidecarMs, cpu.sidecarRequests),
+          upstreamUsPerRequest: perRequestUs(cpu.upstreamMs, cpu.upstreamRequests),
+          sidecarPercentOfCoreAtRate:
+            Math.round((perRequestUs(cpu.sidecarMs, cpu.sidecarRequests) * RATE) / 1e4) / 1,
+        }
+      : null;
+    const verdict = errors === 0 && addedP99 < GOAL_ADDED_P99_MS ? 'pass' : 'fail';
+
+    log('');
+    log(
+      `  direct   p50 ${ms(d.p50)}  p90 ${ms(d.p90)}  p99 ${ms(d.p99)}  p99.9 ${ms(d.p999)}  max ${ms(d.max)}  (${d.count} requests)`,
+    );
+    log(
+      `  sidecar  p50 ${ms(s.p50)}  p90 ${ms(s.p90)}  p99 ${ms(s.p99)}  p99.9 ${ms(s.p999)}  max ${ms(s.max)}  (${s.count} requests)`,
+    );
+    log(
+      `  added    p50 ${ms(addedP50)}  p99 ${ms(addedP99)}   goal: p99 added < ${GOAL_ADDED_P99_MS} ms → ${verdict.toUpperCase()}`,
+    );
+    if (sidecarCpu !== null)
+      log(
+        `  CPU per request: sidecar ${sidecarCpu.sidecarUsPerRequest} µs (≈${sidecarCpu.sidecarPercentOfCoreAtRate}% of a core at ${RATE} req/s); the hello-world upstream ${sidecarCpu.upstreamUsPerRequest} µs`,
+      );
+    if (errors > 0) log(`  ${errors} requests failed: the comparison is not valid`);
+    if (late > 0)
+      log(`  ${late} requests left more than 1 ms late: the load generator (or the machine) fell behind`);
+    const after = machineLoad();
+    log(`  machine load before ${JSON.stringify(before)}, after ${JSON.stringify(after)}`);
+
+    const rows = [
+      {
+        label: `latency added by the sidecar, p99, at ${RATE} req/s`,
+        goal: `< ${GOAL_ADDED_P99_MS} ms`,
+        measured: `${ms(addedP99)} (direct p99 ${ms(d.p99)}, via sidecar ${ms(s.p99)})${errors ? `; ${errors} errors` : ''}`,
+        verdict,
+      },
+      {
+        label: `latency added by the sidecar, p50, at ${RATE} req/s`,
+        goal: '',
+        measured: `${ms(addedP50)} (direct p50 ${ms(d.p50)}, via sidecar ${ms(s.p50)})`,
+        verdict: 'info' as const,
+      },
+      ...(sidecarCpu === null
+        ? []
+        : [
+            {
+              label: `sidecar CPU at ${RATE} req/s`,
+              goal: '',
+              measured: `${sidecarCpu.sidecarUsPerRequest} µs CPU per request, ≈${sidecarCpu.sidecarPercentOfCoreAtRate}% of a core (hello-world upstream: ${sidecarCpu.upstreamUsPerRequest} µs)`,
+              verdict: 'info' as const,
+            },
+          ]),
+    ];
+    const details = {
+      quick: QUICK,
+      rate: RATE,
+      phaseMs: PHASE_MS,
+      warmupMs: WARMUP_MS,
+      rounds: ROUNDS,
+      connections: CONNECTIONS,
+      direct: roundSummary(d),
+      sidecar: roundSummary(s),
+      addedMs: { p50: round3(addedP50), p99: round3(addedP99) },
+      perRound: rounds,
+      errors,
+      late,
+      cpu: sidecarCpu,
+      notes: [
+        'latency per request from just before it is issued to the end of its body, in the load process; open loop at a fixed rate',
+        'added = percentile via the sidecar minus the same percentile direct (percentiles do not subtract per request; this is the usual comparison)',
+        'all processes share the machine: upstream, meshpress server, sidecar, load generator',
+      ],
+      machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', node: process.version },
+      machineLoad: { before, after },
+    };
+    const out = fileURLToPath(new URL('./results/sidecar-latency.json', import.meta.url));
+    mkdirSync(join(out, '..'), { recursive: true });
+    writeFileSync(
+      out,
+      `${JSON.stringify({ name: 'sidecar-latency', measuredAt: new Date().toISOString(), rows, details }, null, 2)}\n`,
+    );
+    log(`  results: bench/results/sidecar-latency.json`);
+    process.stdout.write(`BENCH_RESULT ${JSON.stringify({ rows, details })}\n`);
+  } finally {
+    for (const proc of procs.reverse()) await proc.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+function roundSummary(s: Summary): Record<string, number> {
+  return {
+    count: s.count,
+    p50: round3(s.p50),
+    p90: round3(s.p90),
+    p99: round3(s.p99),
+    p999: round3(s.p999),
+    max: round3(s.max),
+    mean: round3(s.mean),
+  };
+}
+
+// Dispatched last: every constant above is initialised by then.
+const role = process.argv.find((a) => a.startsWith('--role='))?.slice('--role='.length);
+if (role === 'upstream') runUpstream();
+else if (role === 'load') await runLoad();
+else await orchestrate();
