@@ -414,17 +414,30 @@ export class MeshpressService {
       return updates;
     };
 
-    let updates = await evaluate();
-    this.#reportConsumer(input);
-    if (updates.length > 0 || input.waitMs === 0) return this.#served(updates);
+    if (input.waitMs === 0) {
+      const updates = await evaluate();
+      this.#reportConsumer(input);
+      return this.#served(updates);
+    }
 
     const deadline = this.#clock.now() + input.waitMs;
     const topics = input.topics.map((t) => t.topic);
-    while (updates.length === 0) {
-      const remaining = deadline - this.#clock.now();
-      if (remaining <= 0 || signal?.aborted || this.#shutdown.signal.aborted) break;
-      await this.#waitForChange(topics, remaining, signal);
+    let updates: PollUpdate[];
+    let reported = false;
+    for (;;) {
+      // Watch before evaluating: a change landing while the evaluation awaits a topic load is not lost.
+      const watch = this.#watch(topics);
       updates = await evaluate();
+      if (!reported) {
+        this.#reportConsumer(input);
+        reported = true;
+      }
+      const remaining = deadline - this.#clock.now();
+      if (updates.length > 0 || remaining <= 0 || signal?.aborted || this.#shutdown.signal.aborted) {
+        watch.cancel();
+        break;
+      }
+      await watch.wait(remaining, signal);
     }
     return this.#served(updates);
   }
@@ -476,22 +489,45 @@ export class MeshpressService {
     return updates;
   }
 
-  #waitForChange(topics: readonly string[], ms: number, signal: AbortSignal | undefined): Promise<void> {
-    return new Promise((resolveWait) => {
-      const finish = () => {
-        unregister();
-        this.#clock.clearTimeout(timer);
-        signal?.removeEventListener('abort', finish);
-        this.#shutdown.signal.removeEventListener('abort', finish);
-        this.#metrics.heldPolls.set(this.#waiters.size);
-        resolveWait();
-      };
-      const unregister = this.#waiters.add(topics, finish);
-      const timer = this.#clock.setTimeout(finish, ms);
-      signal?.addEventListener('abort', finish, { once: true });
-      this.#shutdown.signal.addEventListener('abort', finish, { once: true });
-      this.#metrics.heldPolls.set(this.#waiters.size);
+  /**
+   * Registers interest in changes to `topics` now; `wait` resolves on the first change since registration
+   * (at once if one already happened), when `ms` pass, on abort, or on shutdown.
+   */
+  #watch(topics: readonly string[]): {
+    wait(ms: number, signal?: AbortSignal): Promise<void>;
+    cancel(): void;
+  } {
+    let fired = false;
+    let wake: (() => void) | undefined;
+    const unregister = this.#waiters.add(topics, () => {
+      fired = true;
+      wake?.();
     });
+    this.#metrics.heldPolls.set(this.#waiters.size);
+    const cancel = () => {
+      unregister();
+      this.#metrics.heldPolls.set(this.#waiters.size);
+    };
+    const wait = (ms: number, signal?: AbortSignal) =>
+      new Promise<void>((resolveWait) => {
+        if (fired) {
+          cancel();
+          resolveWait();
+          return;
+        }
+        const finish = () => {
+          cancel();
+          this.#clock.clearTimeout(timer);
+          signal?.removeEventListener('abort', finish);
+          this.#shutdown.signal.removeEventListener('abort', finish);
+          resolveWait();
+        };
+        wake = finish;
+        const timer = this.#clock.setTimeout(finish, ms);
+        signal?.addEventListener('abort', finish, { once: true });
+        this.#shutdown.signal.addEventListener('abort', finish, { once: true });
+      });
+    return { wait, cancel };
   }
 
   /** Refreshes this instance's cache before returning (read-your-writes), then tells the others. */

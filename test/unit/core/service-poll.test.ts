@@ -222,3 +222,62 @@ describe('periodic refresh', () => {
     expect(updates.map((u) => u.version)).toEqual([v2]);
   });
 });
+
+describe('long-poll wake-ups', () => {
+  it('a change landing while the first evaluation awaits a topic load still wakes the poll', async () => {
+    // A store whose load of one topic can be held, to land a publish inside the evaluation.
+    let hold: Promise<void> | undefined;
+    let release!: () => void;
+    const store = new Proxy(h.store, {
+      get(target, prop, receiver) {
+        const value = Reflect.get(target, prop, receiver);
+        if (prop === 'loadTopicSnapshot')
+          return async (name: string) => {
+            if (name === 'slow' && hold) {
+              console.log('HELD');
+              await hold;
+              console.log('RELEASED');
+            }
+            return target.loadTopicSnapshot(name);
+          };
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    // Created before the second instance subscribes to change events, so that instance has not loaded it.
+    await h.service.putTopic(caller, { name: 'slow' });
+    const { MeshpressService } = await import('../../../server/src/core/service.js');
+    const service = new MeshpressService({
+      store,
+      blobs: h.blobs,
+      bus: h.bus,
+      clock: h.clock,
+      logger: (await import('pino')).default({ level: 'silent' }),
+      metrics: h.metrics,
+      instanceId: 'second',
+    });
+    try {
+      const v1 = await publishText('one');
+      await service.poll(caller, { identity: EU, topics: [{ topic: 'routes', currentVersion: v1 }] });
+
+      hold = new Promise<void>((resolve) => (release = resolve));
+      let answered: number[] | undefined;
+      const pending = service
+        .poll(caller, {
+          identity: EU,
+          waitMs: 60_000,
+          topics: [{ topic: 'routes', currentVersion: v1 }, { topic: 'slow' }],
+        })
+        .then((updates) => (answered = updates.map((u) => u.version)));
+      await settle();
+      const v2 = (await service.publish(caller, { topic: 'routes', payload: text('two') })).version;
+      hold = undefined;
+      release();
+      await settle();
+      await settle();
+      expect(answered).toEqual([v2]);
+      await pending;
+    } finally {
+      service.close();
+    }
+  });
+});
