@@ -35,7 +35,12 @@ describe('ReadCache', () => {
   });
 
   it('does not cache failures', async () => {
-    const cache = new ReadCache<number>({ clock: new ManualClock(), ttlMs: 1_000, maxEntries: 10, maxBytes: 10 });
+    const cache = new ReadCache<number>({
+      clock: new ManualClock(),
+      ttlMs: 1_000,
+      maxEntries: 10,
+      maxBytes: 10,
+    });
     await expect(cache.get('k', () => Promise.reject(new Error('store down')))).rejects.toThrow('store down');
     expect(await cache.get('k', async () => 7)).toBe(7);
   });
@@ -64,7 +69,12 @@ describe('ReadCache', () => {
   });
 
   it('invalidates by key prefix', async () => {
-    const cache = new ReadCache<number>({ clock: new ManualClock(), ttlMs: 60_000, maxEntries: 10, maxBytes: 10 });
+    const cache = new ReadCache<number>({
+      clock: new ManualClock(),
+      ttlMs: 60_000,
+      maxEntries: 10,
+      maxBytes: 10,
+    });
     let n = 0;
     const load = async () => ++n;
     await cache.get('t1@1', load);
