@@ -23,7 +23,10 @@ export interface FallbackChainDeps {
  * 1. the S3 fallback cache, which applies the same resolve() the service would (scopes and pins);
  * 2. the local disk cache: the last version this node applied;
  * 3. the default value.
- * Each candidate goes through the same download, sha256 and decode checks as a service update.
+ * Each candidate goes through the same download, sha256 and decode checks as a service update, and goes
+ * only to subscriptions still without a value: these sources may be stale (an old pin in the fallback
+ * cache), so they never move a subscription that already runs a version, nor the channel's version
+ * (what the node reports and keeps on disk) unless the channel had none.
  */
 export async function startFromFallbacks(
   channel: TopicChannel,
@@ -43,6 +46,7 @@ export async function startFromFallbacks(
         await channel.offer(
           { version: hit.version, pinned: hit.pinned, record: hit.record, source: 'fallback-cache' },
           signal,
+          'unvalued',
         );
       }
     } catch (err) {
@@ -66,6 +70,7 @@ export async function startFromFallbacks(
           data: entry.data,
         },
         signal,
+        'unvalued',
       );
     }
   }

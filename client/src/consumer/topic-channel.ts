@@ -29,6 +29,15 @@ export interface Candidate {
  */
 export type OfferOutcome = 'applied' | 'unchanged' | 'rejected' | 'unavailable';
 
+/**
+ * Who a candidate is for:
+ * - `all`: a source that speaks for this node now (the service): every subscription that wants it;
+ * - `unvalued`: a starting value (fallback cache, disk cache): only subscriptions still without a value.
+ *   Such a source may be stale (an old pin in the fallback cache), so it never moves a subscription that
+ *   already runs a version, nor the channel's own version unless the channel had none.
+ */
+export type Audience = 'all' | 'unvalued';
+
 export interface ChannelDeps {
   readonly identity: Identity;
   readonly downloader: Downloader;
@@ -99,9 +108,12 @@ export class TopicChannel {
     return this.#tail.then(() => undefined);
   }
 
-  /** Offers a version to every subscription that wants it (see SubscriptionCore.interest). Serialized. */
-  offer(candidate: Candidate, signal: AbortSignal): Promise<OfferOutcome> {
-    return this.#serialized(() => this.#offer(candidate, signal));
+  /**
+   * Offers a version to every subscription of `audience` that wants it (see SubscriptionCore.interest).
+   * Serialized.
+   */
+  offer(candidate: Candidate, signal: AbortSignal, audience: Audience = 'all'): Promise<OfferOutcome> {
+    return this.#serialized(() => this.#offer(candidate, signal, audience));
   }
 
   /**
@@ -130,9 +142,13 @@ export class TopicChannel {
     });
   }
 
-  async #offer(candidate: Candidate, signal: AbortSignal): Promise<OfferOutcome> {
+  async #offer(candidate: Candidate, signal: AbortSignal, audience: Audience = 'all'): Promise<OfferOutcome> {
     const { metrics, logger } = this.#deps;
-    const interests = [...this.#subscriptions].map(
+    const audienceMembers =
+      audience === 'all'
+        ? [...this.#subscriptions]
+        : [...this.#subscriptions].filter((s) => s.version === undefined);
+    const interests = audienceMembers.map(
       (s) => [s, s.interest(candidate.version, candidate.pinned)] as const,
     );
     const takers = interests.filter(([, interest]) => interest === 'wants').map(([s]) => s);
@@ -190,7 +206,8 @@ export class TopicChannel {
     if (candidate.source === 'fallback-cache' || candidate.source === 'disk-cache')
       metrics.fallbackUsed(this.topic, candidate.source);
     const previous = this.#current;
-    const advances = !previous || delivery.version > previous.version || delivery.pinned;
+    const advances =
+      !previous || (audience === 'all' && (delivery.version > previous.version || delivery.pinned));
     if (advances) this.#current = delivery;
     // Whoever waits for startup sees the metrics above already counted.
     for (const subscription of applied) subscription.markStarted(candidate.source);

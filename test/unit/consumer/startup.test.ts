@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Identity, ManualClock, UnavailableError } from '@meshpress/client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DiskCache } from '../../../client/src/consumer/disk-cache.js';
 import {
   InMemoryClientMetrics,
   MeshpressClient,
@@ -62,6 +63,12 @@ function setup(options: Partial<MeshpressClientOptions> = {}) {
   });
   clients.push(client);
   return { clock, transport, metrics, fallback, client };
+}
+
+/** Lets real I/O (disk cache reads and writes) finish until `done` holds; fails after many rounds. */
+async function settleUntil(done: () => boolean): Promise<void> {
+  for (let round = 0; round < 500 && !done(); round++) await settle(1);
+  expect(done()).toBe(true);
 }
 
 /** Tracks whether a promise has settled without awaiting it. */
@@ -280,5 +287,44 @@ describe('retries exhausted', () => {
     const sub = client.subscribeAtomic('b.routes', { decode: text, defaultValue: 'default' });
     await settle();
     expect(sub.state).toMatchObject({ value: 'nine', version: 9, pinned: true, source: 'fallback-cache' });
+  });
+});
+
+describe('fallback sources start only subscriptions without a value', () => {
+  it('a stale pinned fallback hit meant for a sibling that refused the target does not roll back the others', async () => {
+    const { clock, transport, fallback, client } = setup({ cacheDir });
+    transport.setTarget(record('a.routes', 9, 'nine'));
+    const a = client.subscribeAtomic('a.routes', { decode: text, defaultValue: 'default' });
+    const b = client.subscribeAtomic('a.routes', {
+      decode: (data) => {
+        if (text(data) === 'nine') throw new Error('this decoder cannot read version 9');
+        return text(data);
+      },
+      defaultValue: 'default',
+    });
+    const ready = client.start();
+    clock.advance(0);
+    // Version 9 is written to the disk cache (real I/O) before the first poll's answer is done.
+    await ready;
+    await settleUntil(() => b.startedFrom !== 'pending');
+    expect(a.current()).toBe('nine');
+    expect(b.current()).toBe('default');
+
+    // The fallback cache still holds an old pin to version 5; then the service goes away.
+    fallback.hits.set('a.routes', { version: 5, pinned: true, record: record('a.routes', 5, 'five') });
+    transport.mode = 'down';
+    for (let i = 0; i < 10; i++) {
+      clock.advance(30_000);
+      await settle();
+    }
+    expect(fallback.lookups.length).toBeGreaterThan(0);
+    // B had nothing, so the fallback starts it; A keeps the newer version it runs.
+    expect(b.state).toMatchObject({ value: 'five', version: 5, source: 'fallback-cache' });
+    expect(a.state).toMatchObject({ value: 'nine', version: 9, pinned: false, source: 'service' });
+    // The node still reports (and caches on disk) the version the channel runs.
+    expect(transport.requests.at(-1)!.topics).toEqual([{ topic: 'a.routes', currentVersion: 9 }]);
+    await client.close();
+    const onDisk = await new DiskCache(cacheDir, IDENTITY).read('a.routes');
+    expect(onDisk?.record.version).toBe(9);
   });
 });
