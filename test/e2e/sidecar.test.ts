@@ -250,6 +250,43 @@ describe('meshpress-sidecar end to end', { timeout: 180_000 }, () => {
     expect(await exit).toBe(0);
   });
 
+  it('starts without the meshpress service after the startup bound: 503 NO_ROUTES, policy denies', async () => {
+    const lonely = await spawnSidecar([
+      '--server',
+      'http://127.0.0.1:9',
+      '--app',
+      'checkout',
+      '--routes-topic',
+      ROUTES,
+      '--policy-topic',
+      POLICY,
+      '--app-port',
+      String(v1.port),
+      '--outbound-port',
+      '0',
+      '--inbound-port',
+      '0',
+      '--admin-port',
+      '0',
+      '--startup-timeout-ms',
+      '500',
+      '--log-level',
+      'error',
+    ]);
+    try {
+      const out = await getJson(`${lonely.outboundUrl}/items`);
+      expect(out.status).toBe(503);
+      expect(out.body.error.code).toBe('NO_ROUTES');
+      expect(out.headers.get('x-meshpress-routes-version')).toBeNull();
+      expect((await getJson(`${lonely.inboundUrl}/orders`, { 'x-meshpress-app': 'web' })).status).toBe(403);
+      const view = (await getJson(`${lonely.adminUrl}/admin`)).body;
+      expect(view.topics.routes).toMatchObject({ version: null, source: 'default' });
+      expect(view.rejected).toEqual({ NO_ROUTES: 1 });
+    } finally {
+      expect(await lonely.stop()).toBe(0);
+    }
+  });
+
   it('exits 2 naming the flag when the options are invalid', async () => {
     const result = await runSidecarToExit(['--server', 'localhost:9', '--routes-topic', 'Bad Topic']);
     expect(result.code).toBe(2);

@@ -32,7 +32,10 @@ async function main(): Promise<void> {
   }
 
   const logger = jsonLogger(config.logLevel);
-  const sidecar = await startSidecar(config, { logger });
+  // The client's timers are unref'd and nothing listens until startup ends: without this handle Node
+  // would find its event loop empty while the first poll backs off, and exit 0 mid-startup.
+  const keepAlive = setInterval(() => undefined, 60_000);
+  const sidecar = await startSidecar(config, { logger }).finally(() => clearInterval(keepAlive));
   const versions = [
     config.routesTopic && `routes ${config.routesTopic}@${sidecar.core.outbound.state.version ?? 'none'}`,
     config.policyTopic && `policy ${config.policyTopic}@${sidecar.core.inbound.state.version ?? 'none'}`,
