@@ -26,6 +26,12 @@ import type { SubscriptionCore } from './subscription-core.js';
 import { type ChannelDeps, TopicChannel } from './topic-channel.js';
 import type { PollTopic, PollTransport, PollUpdate } from './transport.js';
 
+/**
+ * Before the startup bound, a fallback cache lookup still unanswered this long before the bound gives way
+ * to the disk cache (when it has an entry), so the proxy starts on its local copy in time.
+ */
+export const STARTUP_DISK_MARGIN_MS = 500;
+
 /** Where each subscription stands when startup returns. */
 export interface ReadyReport {
   /**
@@ -67,6 +73,7 @@ export class MeshpressClient {
   readonly #startTimers: TimerHandle[] = [];
   #boundPassed = false;
   #started = false;
+  #startedAt = 0;
   #startReport: Promise<ReadyReport> | undefined;
   #closing: Promise<void> | undefined;
 
@@ -179,6 +186,7 @@ export class MeshpressClient {
     if (this.#abort.signal.aborted) return Promise.reject(new ClosedError('MeshpressClient'));
     if (!this.#started) {
       this.#started = true;
+      this.#startedAt = this.#clock.now();
       this.#poller.start();
       const bound = this.#o.startupTimeoutMs;
       this.#startTimers.push(
@@ -333,6 +341,18 @@ export class MeshpressClient {
     return this.#boundPassed || this.#poller.consecutiveFailures >= this.#o.maxRetries;
   }
 
+  /**
+   * Before the startup bound, how long a fallback cache lookup may run before the disk cache is used
+   * instead: what is left of the bound less a margin (a tenth of it, at most STARTUP_DISK_MARGIN_MS) for
+   * reading, verifying and decoding the local copy. After the bound the lookup gets its whole budget.
+   */
+  #diskAfterMs(): number | undefined {
+    if (this.#boundPassed || !this.#started) return undefined;
+    const bound = this.#o.startupTimeoutMs;
+    const margin = Math.min(STARTUP_DISK_MARGIN_MS, Math.floor(bound / 10));
+    return Math.max(0, this.#startedAt + bound - margin - this.#clock.now());
+  }
+
   #runChains(which: (s: SubscriptionCore) => boolean): void {
     for (const channel of this.#channels.values()) this.#runChain(channel, which);
   }
@@ -344,7 +364,13 @@ export class MeshpressClient {
   ): void {
     if (this.#abort.signal.aborted || this.#chainsRunning.has(channel.topic)) return;
     if (!channel.unvalued.some(which)) return;
-    const run = startFromFallbacks(channel, this.#chainDeps, this.#abort.signal, conclude)
+    const run = startFromFallbacks(
+      channel,
+      this.#chainDeps,
+      this.#abort.signal,
+      conclude,
+      this.#diskAfterMs(),
+    )
       .catch((err: unknown) => this.#logger.error({ err, topic: channel.topic }, 'fallback start failed'))
       .finally(() => this.#chainsRunning.delete(channel.topic));
     this.#chainsRunning.set(channel.topic, run);

@@ -1,8 +1,8 @@
-import type { Clock } from '../core/clock.js';
+import type { Clock, TimerHandle } from '../core/clock.js';
 import type { Identity } from '../core/names.js';
-import type { FallbackCacheReader } from '../fallback/types.js';
+import type { FallbackCacheReader, FallbackHit } from '../fallback/types.js';
 import { raceAbort, timeoutSignal } from './abort.js';
-import type { DiskCache } from './disk-cache.js';
+import type { DiskCache, DiskCacheEntry } from './disk-cache.js';
 import type { ClientLogger } from './logger.js';
 import type { ClientMetrics } from './metrics.js';
 import type { TopicChannel } from './topic-channel.js';
@@ -34,48 +34,91 @@ export async function startFromFallbacks(
   signal: AbortSignal,
   /** Whether, if nothing is found, to settle on the default now (else the caller decides later). */
   concludeDefault: () => boolean,
+  /**
+   * How long the fallback cache lookup may run before a disk cache entry, when there is one, is used
+   * instead: the time left before the startup bound (less a margin), so a hanging S3 does not keep a
+   * proxy that has a good local copy on its default. Undefined: the lookup gets its whole budget.
+   */
+  diskAfterMs?: number,
 ): Promise<void> {
   const topic = channel.topic;
   if (channel.unvalued.length === 0 || signal.aborted) return;
 
+  // Local and cheap: read in parallel with the lookup, so it is at hand if S3 is too slow.
+  const diskEntry = deps.diskCache?.read(topic).catch(() => undefined);
   if (deps.fallback) {
-    const scoped = timeoutSignal(signal, deps.clock, deps.lookupTimeoutMs, 'fallback cache lookup');
-    try {
-      const hit = await raceAbort(deps.fallback.lookup(topic, deps.identity), scoped.signal);
-      if (hit) {
-        await channel.offer(
-          { version: hit.version, pinned: hit.pinned, record: hit.record, source: 'fallback-cache' },
-          signal,
-          'unvalued',
-        );
-      }
-    } catch (err) {
-      if (signal.aborted) return;
-      deps.logger.warn({ err, topic }, 'fallback cache unavailable');
-    } finally {
-      scoped.dispose();
-    }
+    const gaveWay = await lookupFallback(channel, deps, signal, diskEntry, diskAfterMs);
+    if (gaveWay)
+      deps.logger.warn(
+        { topic, waitedMs: diskAfterMs },
+        'fallback cache lookup still unanswered near the startup bound: starting from the disk cache',
+      );
   }
   if (channel.unvalued.length === 0 || signal.aborted) return;
 
-  if (deps.diskCache) {
-    const entry = await deps.diskCache.read(topic).catch(() => undefined);
-    if (entry && !signal.aborted) {
-      await channel.offer(
-        {
-          version: entry.record.version,
-          pinned: entry.pinned,
-          record: entry.record,
-          source: 'disk-cache',
-          data: entry.data,
-        },
-        signal,
-        'unvalued',
-      );
-    }
+  const entry = await diskEntry;
+  if (entry && !signal.aborted) {
+    await channel.offer(
+      {
+        version: entry.record.version,
+        pinned: entry.pinned,
+        record: entry.record,
+        source: 'disk-cache',
+        data: entry.data,
+      },
+      signal,
+      'unvalued',
+    );
   }
   if (signal.aborted || !concludeDefault()) return;
   settleOnDefault(channel, deps);
+}
+
+const DISK_FIRST = Symbol('disk first');
+
+/**
+ * Looks the topic up in the fallback cache and offers the hit. Resolves true when it stopped waiting
+ * because `diskAfterMs` passed and the disk cache has an entry (the lookup is then abandoned: the reader
+ * takes no signal).
+ */
+async function lookupFallback(
+  channel: TopicChannel,
+  deps: FallbackChainDeps,
+  signal: AbortSignal,
+  diskEntry: Promise<DiskCacheEntry | undefined> | undefined,
+  diskAfterMs: number | undefined,
+): Promise<boolean> {
+  const { topic } = channel;
+  const scoped = timeoutSignal(signal, deps.clock, deps.lookupTimeoutMs, 'fallback cache lookup');
+  let diskTimer: TimerHandle | undefined;
+  try {
+    const racers: Promise<FallbackHit | undefined | typeof DISK_FIRST>[] = [
+      raceAbort(deps.fallback!.lookup(topic, deps.identity), scoped.signal),
+    ];
+    if (diskEntry && diskAfterMs !== undefined && diskAfterMs < deps.lookupTimeoutMs)
+      racers.push(
+        new Promise((resolve) => {
+          diskTimer = deps.clock.setTimeout(
+            () => void diskEntry.then((entry) => entry && resolve(DISK_FIRST)),
+            diskAfterMs,
+          );
+        }),
+      );
+    const hit = await Promise.race(racers);
+    if (hit === DISK_FIRST) return true;
+    if (hit)
+      await channel.offer(
+        { version: hit.version, pinned: hit.pinned, record: hit.record, source: 'fallback-cache' },
+        signal,
+        'unvalued',
+      );
+  } catch (err) {
+    if (!signal.aborted) deps.logger.warn({ err, topic }, 'fallback cache unavailable');
+  } finally {
+    scoped.dispose();
+    if (diskTimer) deps.clock.clearTimeout(diskTimer);
+  }
+  return false;
 }
 
 /** Subscriptions still without a value run on their default from now on (until a version arrives). */

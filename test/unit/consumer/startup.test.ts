@@ -137,6 +137,90 @@ describe('startup bound', () => {
   });
 });
 
+describe('startup bound with a slow fallback cache', () => {
+  /** An earlier run applied version 6, which is in the disk cache. */
+  async function earlierRun(): Promise<void> {
+    const first = setup({ cacheDir });
+    first.transport.setTarget(record('a.routes', 6, 'six'));
+    first.client.subscribeAtomic('a.routes', { decode: text, defaultValue: 'default' });
+    const ready = first.client.start();
+    first.clock.advance(0);
+    await ready;
+    await first.client.close();
+  }
+
+  it('a hanging S3 lookup gives way to the disk cache before the bound, so startup ends on it', async () => {
+    await earlierRun();
+    const { clock, transport, fallback, metrics, client } = setup({ cacheDir });
+    transport.mode = 'hang';
+    fallback.mode = 'hang';
+    const sub = client.subscribeAtomic('a.routes', { decode: text, defaultValue: 'default' });
+    const ready = track(client.start());
+    clock.advance(2_500);
+    await settle();
+    expect(fallback.lookups).toHaveLength(1);
+    // The lookup's own budget (requestTimeoutMs, 10 s) is past the bound (5 s): at bound − margin the
+    // disk cache entry is used instead.
+    clock.advance(1_999);
+    await settle();
+    expect(sub.current()).toBe('default');
+    clock.advance(1);
+    await settleUntil(() => sub.version !== undefined);
+    expect(sub.state).toMatchObject({ value: 'six', version: 6, source: 'disk-cache' });
+    clock.advance(500);
+    await settle();
+    expect(ready.value).toEqual<ReadyReport>({
+      ready: true,
+      subscriptions: [{ topic: 'a.routes', version: 6, source: 'disk-cache' }],
+    });
+    expect(metrics.count('fallbackUsed', { source: 'disk-cache' })).toBe(1);
+  });
+
+  it('a slow S3 lookup that answers before bound − margin still wins over the disk cache', async () => {
+    await earlierRun();
+    const { clock, transport, fallback, client } = setup({ cacheDir });
+    transport.mode = 'hang';
+    fallback.mode = 'hang';
+    const sub = client.subscribeAtomic('a.routes', { decode: text, defaultValue: 'default' });
+    let answer!: (hit: FallbackHit) => void;
+    fallback.lookup = async (topic, identity) => {
+      fallback.lookups.push([topic, identity]);
+      return new Promise<FallbackHit>((resolve) => (answer = resolve));
+    };
+    const ready = client.start();
+    clock.advance(2_500);
+    await settle();
+    clock.advance(1_000);
+    answer({ version: 7, pinned: false, record: record('a.routes', 7, 'seven') });
+    await settleUntil(() => sub.version !== undefined);
+    clock.advance(1_500);
+    expect((await ready).subscriptions).toEqual([
+      { topic: 'a.routes', version: 7, source: 'fallback-cache' },
+    ]);
+    expect(sub.current()).toBe('seven');
+  });
+
+  it('without a disk cache entry the lookup keeps its whole budget', async () => {
+    const { clock, transport, fallback, client } = setup({ cacheDir });
+    transport.mode = 'hang';
+    const sub = client.subscribeAtomic('a.routes', { decode: text, defaultValue: 'default' });
+    let answer!: (hit: FallbackHit) => void;
+    fallback.lookup = async (topic, identity) => {
+      fallback.lookups.push([topic, identity]);
+      return new Promise<FallbackHit>((resolve) => (answer = resolve));
+    };
+    const ready = client.start();
+    clock.advance(5_000);
+    expect((await ready).subscriptions).toEqual([
+      { topic: 'a.routes', version: undefined, source: 'pending' },
+    ]);
+    clock.advance(4_000);
+    answer({ version: 7, pinned: false, record: record('a.routes', 7, 'seven') });
+    await settleUntil(() => sub.version !== undefined);
+    expect(sub.state).toMatchObject({ value: 'seven', version: 7, source: 'fallback-cache' });
+  });
+});
+
 describe('retries exhausted', () => {
   it('switches to the fallback cache after maxRetries failures, keeps polling, and recovers', async () => {
     const { clock, transport, fallback, metrics, client } = setup({ startupTimeoutMs: 60_000 });
