@@ -38,6 +38,18 @@ function expectSameBytes(actual: Uint8Array | undefined, expected: Uint8Array): 
 
 const text = (value: string) => new TextEncoder().encode(value);
 
+/** The same pointer naming another key (every location of an S3 pointer). */
+function withKey(pointer: DataPointer, key: string): DataPointer {
+  switch (pointer.kind) {
+    case 'local':
+      return { kind: 'local', key };
+    case 's3':
+      return { kind: 's3', locations: pointer.locations.map((location) => ({ ...location, key })) };
+    default:
+      return pointer;
+  }
+}
+
 /** Registers the behaviour every BlobStore must have; run it once per backend. */
 export function blobStoreConformance(name: string, factory: BlobStoreFactory): void {
   describe(`BlobStore conformance: ${name}`, () => {
@@ -152,6 +164,26 @@ export function blobStoreConformance(name: string, factory: BlobStoreFactory): v
       await store.deletePayload(await store.putPayload(data, sha));
       const pointer = await store.putPayload(data, sha);
       expectSameBytes(await store.getPayload(pointer, sha), data);
+    });
+
+    it('owns exactly the payloads it wrote, for their own digest', async () => {
+      const data = text('owned');
+      const sha = sha256Hex(data);
+      const pointer = await store.putPayload(data, sha);
+      expect(store.ownedPayload(pointer, sha)).toEqual(pointer);
+      expect(store.ownedPayload(pointer, sha256Hex(text('another digest')))).toBeUndefined();
+      expect(store.ownedPayload({ kind: 'direct', data }, sha)).toBeUndefined();
+      expect(store.ownedPayload(withKey(pointer, 'exports/routes.json'), sha)).toBeUndefined();
+    });
+
+    it('refuses to delete an object that is not a payload (the fallback cache), leaving it in place', async () => {
+      const data = text('owned');
+      const pointer = await store.putPayload(data, sha256Hex(data));
+      await store.putObject('fallback/cache.json', text('cache'));
+      await expect(store.deletePayload(withKey(pointer, 'fallback/cache.json'))).rejects.toBeInstanceOf(
+        ValidationError,
+      );
+      expectSameBytes(await store.getObject('fallback/cache.json'), text('cache'));
     });
 
     it('rejects a pointer of another kind with a ValidationError', async () => {

@@ -218,6 +218,27 @@ describe('janitor against a running server', () => {
     expect(await data.text()).toBe(large('shared payload'));
   });
 
+  it('never deletes an object in a bucket it is not configured with, even at a look-alike blobs/<sha> key', async () => {
+    const name = 'it.look-alike';
+    await topic(name, { maxVersions: 1 });
+    const bytes = new TextEncoder().encode(large('team object at a meshpress-like key'));
+    const digest = createHash('sha256').update(bytes).digest('hex');
+    const key = `${PREFIX}/blobs/${digest}`;
+    await s3.client.send(new PutObjectCommand({ Bucket: teamBucket, Key: key, Body: bytes }));
+    await publish(name, {
+      payload: {
+        s3: { locations: [{ region: US, bucket: teamBucket, key }], size: bytes.byteLength, sha256: digest },
+      },
+    });
+    await publishText(name, large('newer than the team object'));
+
+    const report = await janitor().runOnce();
+
+    expect(report.topics).toEqual([{ topic: name, versionsPurged: 1, blobsDeleted: 0 }]);
+    expect(report.failedBlobs).toBe(0);
+    expect(await exists(teamBucket, key)).toBe(true);
+  });
+
   it('purges by age with the clock the janitor is given', async () => {
     const name = 'it.aged';
     await topic(name, { maxAgeDays: 1 });

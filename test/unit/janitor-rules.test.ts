@@ -1,6 +1,10 @@
-import { type DataPointer, sha256Hex } from '@meshpress/client';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type DataPointer, sha256Hex, ValidationError } from '@meshpress/client';
 import { describe, expect, it } from 'vitest';
-import { DAY_MS, keptByRetention, ownedBlobPointer } from '../../server/src/tasks/janitor-rules.js';
+import { DirBlobStore } from '../../server/src/blob/dir-blob-store.js';
+import { S3BlobStore } from '../../server/src/blob/s3-blob-store.js';
+import { DAY_MS, keptByRetention } from '../../server/src/tasks/janitor-rules.js';
 
 const NOW = 1_700_000_000_000;
 const SHA = sha256Hex(new TextEncoder().encode('payload'));
@@ -38,48 +42,89 @@ describe('retention rules', () => {
   });
 });
 
-describe('which blobs meshpress owns', () => {
-  it('owns its own content-addressed local and S3 keys, with or without a prefix', () => {
+describe('which blobs a blob store owns (the only ones the janitor deletes)', () => {
+  const s3 = new S3BlobStore({
+    buckets: [
+      { region: 'us-east-1', bucket: 'mesh-us' },
+      { region: 'eu-west-1', bucket: 'mesh-eu' },
+    ],
+    prefix: 'meshpress/prod',
+  });
+  const dir = new DirBlobStore({ root: join(tmpdir(), 'meshpress-owned-never-written') });
+  const at = (region: string, bucket: string, key: string) => ({ region, bucket, key });
+
+  it('owns what it writes: local blobs/<sha>, and <prefix>/blobs/<sha> in its configured buckets', () => {
     const local: DataPointer = { kind: 'local', key: `blobs/${SHA}` };
-    expect(ownedBlobPointer(local, SHA)).toEqual(local);
-    const s3: DataPointer = {
-      kind: 's3',
-      locations: [
-        { region: 'us-east-1', bucket: 'mesh-us', key: `meshpress/prod/blobs/${SHA}` },
-        { region: 'eu-west-1', bucket: 'mesh-eu', key: `blobs/${SHA}` },
-      ],
-    };
-    expect(ownedBlobPointer(s3, SHA)).toEqual(s3);
-  });
-
-  it("never owns inline payloads, a publisher's own objects, or another digest's key", () => {
-    const other = sha256Hex(new TextEncoder().encode('other'));
-    expect(ownedBlobPointer({ kind: 'direct', data: new Uint8Array(1) }, SHA)).toBeUndefined();
-    for (const key of [
-      'configs/routes.json',
-      `myblobs/${SHA}`,
-      `blobs/${SHA}.bak`,
-      `blobs/${other}`,
-      `blobs/${SHA}/x`,
-    ]) {
-      expect(ownedBlobPointer({ kind: 's3', locations: [{ region: 'r', bucket: 'b', key }] }, SHA)).toBe(
-        undefined,
-      );
-      expect(ownedBlobPointer({ kind: 'local', key }, SHA)).toBeUndefined();
-    }
-  });
-
-  it('keeps only the content-addressed locations of a mixed pointer', () => {
+    expect(dir.ownedPayload(local, SHA)).toEqual(local);
     const pointer: DataPointer = {
       kind: 's3',
       locations: [
-        { region: 'us-east-1', bucket: 'team-bucket', key: 'exports/routes.json' },
-        { region: 'eu-west-1', bucket: 'mesh-eu', key: `blobs/${SHA}` },
+        at('us-east-1', 'mesh-us', `meshpress/prod/blobs/${SHA}`),
+        at('eu-west-1', 'mesh-eu', `meshpress/prod/blobs/${SHA}`),
       ],
     };
-    expect(ownedBlobPointer(pointer, SHA)).toEqual({
+    expect(s3.ownedPayload(pointer, SHA)).toEqual(pointer);
+  });
+
+  it('never owns a look-alike key in a bucket it is not configured with, nor its bucket in another region', () => {
+    for (const location of [
+      at('us-east-1', 'team-configs', `meshpress/prod/blobs/${SHA}`),
+      at('us-east-1', 'team-configs', `blobs/${SHA}`),
+      at('eu-west-1', 'mesh-us', `meshpress/prod/blobs/${SHA}`),
+    ])
+      expect(s3.ownedPayload({ kind: 's3', locations: [location] }, SHA)).toBeUndefined();
+  });
+
+  it("never owns inline payloads, a publisher's own objects, another prefix or another digest's key", () => {
+    const other = sha256Hex(new TextEncoder().encode('other'));
+    expect(dir.ownedPayload({ kind: 'direct', data: new Uint8Array(1) }, SHA)).toBeUndefined();
+    expect(s3.ownedPayload({ kind: 'direct', data: new Uint8Array(1) }, SHA)).toBeUndefined();
+    expect(dir.ownedPayload({ kind: 's3', locations: [at('r', 'mesh-us', `blobs/${SHA}`)] }, SHA)).toBe(
+      undefined,
+    );
+    for (const key of [
+      'configs/routes.json',
+      `blobs/${SHA}`,
+      `meshpress/blobs/${SHA}`,
+      `meshpress/prod/myblobs/${SHA}`,
+      `meshpress/prod/blobs/${SHA}.bak`,
+      `meshpress/prod/blobs/${other}`,
+      `meshpress/prod/blobs/${SHA}/x`,
+      `x/meshpress/prod/blobs/${SHA}`,
+    ])
+      expect(s3.ownedPayload({ kind: 's3', locations: [at('us-east-1', 'mesh-us', key)] }, SHA)).toBe(
+        undefined,
+      );
+    for (const key of ['configs/routes.json', `myblobs/${SHA}`, `blobs/${other}`, `x/blobs/${SHA}`])
+      expect(dir.ownedPayload({ kind: 'local', key }, SHA)).toBeUndefined();
+    expect(dir.ownedPayload({ kind: 'local', key: 'blobs/not-a-digest' }, 'not-a-digest')).toBeUndefined();
+  });
+
+  it('keeps only the owned locations of a mixed pointer', () => {
+    const owned = at('eu-west-1', 'mesh-eu', `meshpress/prod/blobs/${SHA}`);
+    const pointer: DataPointer = {
       kind: 's3',
-      locations: [{ region: 'eu-west-1', bucket: 'mesh-eu', key: `blobs/${SHA}` }],
-    });
+      locations: [
+        at('us-east-1', 'team-bucket', 'exports/routes.json'),
+        owned,
+        at('us-east-1', 'team-bucket', `meshpress/prod/blobs/${SHA}`),
+      ],
+    };
+    expect(s3.ownedPayload(pointer, SHA)).toEqual({ kind: 's3', locations: [owned] });
+  });
+
+  it('refuses to delete what it does not own, before deleting anything', async () => {
+    const foreign: DataPointer = {
+      kind: 's3',
+      locations: [
+        at('us-east-1', 'mesh-us', `meshpress/prod/blobs/${SHA}`),
+        at('us-east-1', 'team-configs', `meshpress/prod/blobs/${SHA}`),
+      ],
+    };
+    // No request is sent: the refusal comes first (there is no S3 endpoint here to answer one).
+    await expect(s3.deletePayload(foreign)).rejects.toBeInstanceOf(ValidationError);
+    await expect(dir.deletePayload({ kind: 'local', key: 'fallback/cache.json' })).rejects.toBeInstanceOf(
+      ValidationError,
+    );
   });
 });

@@ -1,5 +1,6 @@
 import { parseOrThrow, SHA256_PATTERN } from '@meshpress/client';
 import { z } from 'zod';
+import { payloadKey } from './blob-store.js';
 
 /**
  * Object keys are relative, slash-separated paths. The same rules apply to every backend so a key that
@@ -26,4 +27,16 @@ export function parseObjectKey(key: unknown, what = 'object key'): string {
 
 export function parseSha256(sha256: unknown): string {
   return parseOrThrow(sha256Schema, sha256, 'sha256', 'sha256');
+}
+
+/** Whether `key` is the content-addressed payload key (`<prefix>blobs/<sha256>`) of some digest. */
+export function isPayloadKey(key: string, prefix = ''): boolean {
+  if (!key.startsWith(prefix)) return false;
+  const digest = key.slice(prefix.length + payloadKey('').length);
+  return SHA256_PATTERN.test(digest) && key === prefix + payloadKey(digest);
+}
+
+/** The key this store gives the digest's payload, or undefined when `sha256` is not a digest. */
+export function ownedPayloadKey(sha256: string, prefix = ''): string | undefined {
+  return SHA256_PATTERN.test(sha256) ? prefix + payloadKey(sha256) : undefined;
 }

@@ -13,7 +13,17 @@ export interface BlobStore {
   putPayload(data: Uint8Array, sha256: string): Promise<DataPointer>;
   /** Reads a payload by pointer; IntegrityError if the bytes do not hash to `sha256`. */
   getPayload(pointer: DataPointer, sha256: string): Promise<Uint8Array>;
-  /** Deletes a payload (janitor); missing is not an error. */
+  /**
+   * The part of `pointer` this store wrote for `sha256` and so may delete: locations it is configured
+   * with (same store, bucket and region) whose key is exactly the content-addressed key it gives that
+   * digest. Undefined when nothing qualifies: an inline payload, an object a publisher pointed at (its
+   * own key, or a look-alike key in a bucket this store does not manage). The janitor deletes only this.
+   */
+  ownedPayload(pointer: DataPointer, sha256: string): DataPointer | undefined;
+  /**
+   * Deletes a payload (janitor); missing is not an error. Refuses (ValidationError), before deleting
+   * anything, a location that is not one of this store's content-addressed payload keys.
+   */
   deletePayload(pointer: DataPointer): Promise<void>;
   /** Writes an arbitrary object (e.g. the fallback cache) atomically: readers see the old or the new bytes. */
   putObject(key: string, data: Uint8Array): Promise<void>;

@@ -10,7 +10,7 @@ import {
 } from '@meshpress/client';
 import { z } from 'zod';
 import { writeFileAtomic } from './atomic-write.js';
-import { parseObjectKey, parseSha256 } from './blob-key.js';
+import { isPayloadKey, ownedPayloadKey, parseObjectKey, parseSha256 } from './blob-key.js';
 import { type BlobStore, payloadKey } from './blob-store.js';
 import { BlobNotFoundError } from './errors.js';
 import { assertDigest } from './integrity.js';
@@ -56,9 +56,21 @@ export class DirBlobStore implements BlobStore {
     return data;
   }
 
+  /** Local pointers are only ever written by this store, at `blobs/<sha256>`. */
+  ownedPayload(pointer: DataPointer, sha256: string): DataPointer | undefined {
+    const key = ownedPayloadKey(sha256);
+    return pointer.kind === 'local' && key !== undefined && pointer.key === key ? pointer : undefined;
+  }
+
   async deletePayload(pointer: DataPointer): Promise<void> {
     this.#assertOpen();
     const key = localKey(pointer);
+    // Other objects share the directory (the fallback cache): a payload delete never reaches them.
+    if (!isPayloadKey(key)) {
+      throw new ValidationError(`not a payload key: ${key}`, [
+        { path: 'pointer.key', message: 'expected blobs/<sha256>' },
+      ]);
+    }
     try {
       await unlink(this.#pathOf(key));
     } catch (error) {

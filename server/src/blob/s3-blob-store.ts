@@ -15,7 +15,7 @@ import {
   UnavailableError,
   ValidationError,
 } from '@meshpress/client';
-import { parseObjectKey, parseSha256 } from './blob-key.js';
+import { isPayloadKey, ownedPayloadKey, parseObjectKey, parseSha256 } from './blob-key.js';
 import { type BlobStore, payloadKey } from './blob-store.js';
 import { BlobNotFoundError } from './errors.js';
 import { assertDigest } from './integrity.js';
@@ -80,10 +80,33 @@ export class S3BlobStore implements BlobStore {
     throw summarize(failures);
   }
 
+  /**
+   * Only locations in a configured (region, bucket) at exactly `<prefix>blobs/<sha256>`: a pointer
+   * published to another bucket may use a look-alike key, and that object is its publisher's.
+   */
+  ownedPayload(pointer: DataPointer, sha256: string): DataPointer | undefined {
+    const key = ownedPayloadKey(sha256, this.#options.prefix);
+    if (pointer.kind !== 's3' || key === undefined) return undefined;
+    const locations = pointer.locations.filter((l) => l.key === key && this.#configured(l) !== undefined);
+    return locations.length > 0 ? { kind: 's3', locations } : undefined;
+  }
+
   async deletePayload(pointer: DataPointer): Promise<void> {
     this.#assertOpen();
+    const locations = s3Locations(pointer);
+    // Checked for every location before any delete: a refused pointer deletes nothing.
+    locations.forEach((location, i) => {
+      if (this.#configured(location) === undefined || !isPayloadKey(location.key, this.#options.prefix)) {
+        throw new ValidationError(`not a payload of this store: ${describe(location)}`, [
+          {
+            path: `pointer.locations.${i}`,
+            message: `expected a configured bucket and key ${this.#options.prefix}blobs/<sha256>`,
+          },
+        ]);
+      }
+    });
     await settleAll(
-      s3Locations(pointer).map(async (location) => {
+      locations.map(async (location) => {
         try {
           await this.#clientFor(location).send(
             new DeleteObjectCommand({ Bucket: location.bucket, Key: location.key }),
@@ -187,6 +210,10 @@ export class S3BlobStore implements BlobStore {
     }
   }
 
+  #configured(location: S3Location): S3BucketOptions | undefined {
+    return this.#options.buckets.find((b) => b.bucket === location.bucket && b.region === location.region);
+  }
+
   #objectLocation(bucket: S3BucketOptions, key: string): S3Location {
     return { region: bucket.region, bucket: bucket.bucket, key: this.#options.prefix + parseObjectKey(key) };
   }
@@ -194,14 +221,13 @@ export class S3BlobStore implements BlobStore {
   /**
    * A client for the location's region, with the endpoint settings of the configured bucket it names.
    * A pointer may name a bucket that is not configured (published as an existing S3 pointer); it is read
-   * with the settings of a configured bucket in the same region, else of the primary.
+   * with the settings of a configured bucket in the same region, else of the primary. Such a bucket is
+   * only ever read: deletePayload refuses it.
    */
   #clientFor(location: S3Location): S3Client {
     const buckets = this.#options.buckets;
     const settings =
-      buckets.find((b) => b.bucket === location.bucket && b.region === location.region) ??
-      buckets.find((b) => b.region === location.region) ??
-      buckets[0]!;
+      this.#configured(location) ?? buckets.find((b) => b.region === location.region) ?? buckets[0]!;
     const id = JSON.stringify([location.region, settings.endpoint ?? null, settings.forcePathStyle ?? null]);
     let client = this.#clients.get(id);
     if (!client) {

@@ -17,7 +17,7 @@ export interface DeleteBlobOptions {
   readonly blobs: BlobStore;
   readonly logger: Logger;
   readonly sha256: string;
-  /** Every distinct meshpress-owned pointer the purged versions held for this digest. */
+  /** Every distinct pointer the purged versions held for this digest that `blobs.ownedPayload` returned. */
   readonly pointers: readonly DataPointer[];
 }
 

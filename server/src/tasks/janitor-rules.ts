@@ -1,5 +1,4 @@
-import type { DataPointer, RetentionPolicy } from '@meshpress/client';
-import { payloadKey } from '../blob/blob-store.js';
+import type { RetentionPolicy } from '@meshpress/client';
 import type { TopicView } from '../core/topic-view.js';
 
 export const DAY_MS = 86_400_000;
@@ -38,26 +37,4 @@ export function protectedVersions(view: TopicView): Set<number> {
   for (const head of view.state.publishes) versions.add(head.version);
   for (const version of view.newestServableByScope.values()) versions.add(version);
   return versions;
-}
-
-/**
- * The part of a pointer that names blobs meshpress wrote itself: content-addressed keys ending in
- * `blobs/<sha256>` of this very digest (any S3 key prefix allowed). Undefined when nothing qualifies: an
- * inline payload, or an object a publisher pointed at by its own key, which is theirs, never deleted.
- */
-export function ownedBlobPointer(pointer: DataPointer, sha256: string): DataPointer | undefined {
-  const suffix = payloadKey(sha256);
-  const owned = (key: string) => key === suffix || key.endsWith(`/${suffix}`);
-  switch (pointer.kind) {
-    case 'direct':
-      return undefined;
-    case 'local':
-      return owned(pointer.key) ? pointer : undefined;
-    case 's3': {
-      const locations = pointer.locations.filter((location) => owned(location.key));
-      return locations.length > 0 ? { kind: 's3', locations } : undefined;
-    }
-    default:
-      return undefined;
-  }
 }

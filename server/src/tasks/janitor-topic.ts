@@ -1,11 +1,14 @@
 import { ClosedError, type DataPointer, type TopicRecord } from '@meshpress/client';
 import type { Logger } from 'pino';
+import type { BlobStore } from '../blob/blob-store.js';
 import { loadTopicView } from '../core/topic-view.js';
 import type { ConfigStore } from '../store/config-store.js';
-import { hasRetentionLimit, keptByRetention, ownedBlobPointer, protectedVersions } from './janitor-rules.js';
+import { hasRetentionLimit, keptByRetention, protectedVersions } from './janitor-rules.js';
 
 export interface PurgeTopicOptions {
   readonly store: ConfigStore;
+  /** Says which of a purged version's blob locations it wrote itself (only those are ever deleted). */
+  readonly blobs: BlobStore;
   readonly topic: TopicRecord;
   readonly now: number;
   readonly pageSize: number;
@@ -16,7 +19,7 @@ export interface PurgeTopicOptions {
 export interface TopicPurge {
   /** Version numbers purged, oldest first. */
   readonly purged: readonly number[];
-  /** Per digest, the distinct meshpress-owned blob pointers the purged versions held. */
+  /** Per digest, the distinct blob pointers the purged versions held that the blob store owns. */
   readonly blobs: ReadonlyMap<string, readonly DataPointer[]>;
   /** Set when a purge failed part-way: the versions purged before it are still reported. */
   readonly error?: unknown;
@@ -50,7 +53,7 @@ export async function purgeTopic(options: PurgeTopicOptions): Promise<TopicPurge
         candidates.push({
           version: record.version,
           sha256: record.sha256,
-          blob: ownedBlobPointer(record.pointer, record.sha256),
+          blob: options.blobs.ownedPayload(record.pointer, record.sha256),
         });
     }
     before = page.nextBefore;

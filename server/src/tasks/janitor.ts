@@ -183,7 +183,15 @@ async function enforceRetention(options: SweepOptions): Promise<JanitorReport> {
       if (signal.aborted) break;
       topicsScanned++;
       try {
-        const purge = await purgeTopic({ store, topic, now, pageSize: options.pageSize, logger, signal });
+        const purge = await purgeTopic({
+          store,
+          blobs: options.blobs,
+          topic,
+          now,
+          pageSize: options.pageSize,
+          logger,
+          signal,
+        });
         if (purge.error !== undefined) {
           failedTopics.push(topic.name);
           logger.error(
