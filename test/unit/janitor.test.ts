@@ -185,6 +185,42 @@ describe('versions never purged', () => {
     expect(await pollVersion(name, { app: 'main' })).toEqual({ version: 6, pinned: false });
   });
 
+  it('keeps a version given a new scope, or pinned, after the protected set was read', async () => {
+    const name = await topic('late', { maxVersions: 1 });
+    await publish(name, 'old build', ['app=old']);
+    const late = await publish(name, 'web 2', ['app=web']);
+    const pinned = await publish(name, 'web 3', ['app=web']);
+    const purgeable = await publish(name, 'web 4', ['app=web']);
+    const newest = await publish(name, 'web 5', ['app=web', 'app=beta']);
+    // Right after the janitor reads the protected set: version 2 becomes the only (so the newest) version
+    // of a new scope, version 3 is pinned, and version 4 gets a scope whose newest version is newer.
+    let snapshots = 0;
+    const store = around<ConfigStore>(h.store, {
+      loadTopicSnapshot: async (t: string) => {
+        const snapshot = await h.store.loadTopicSnapshot(t);
+        if (t === name && ++snapshots === 1) {
+          await h.service.addScopes(caller, { topic: name, version: late, scopes: ['app=canary'] });
+          await h.service.pin(caller, { topic: name, scope: 'app=ops', version: pinned, reason: 'hold' });
+          await h.service.addScopes(caller, { topic: name, version: purgeable, scopes: ['app=beta'] });
+        }
+        return snapshot;
+      },
+    });
+
+    const report = await janitor({ store }).runOnce();
+
+    expect(snapshots).toBe(1);
+    expect(await history(name)).toEqual([newest, pinned, late, 1]);
+    expect(report.versionsPurged).toBe(1);
+    expect(await pollVersion(name, { app: 'canary' })).toEqual({ version: late, pinned: false });
+    expect(await pollVersion(name, { app: 'ops' })).toEqual({ version: pinned, pinned: true });
+    expect(await pollVersion(name, { app: 'beta' })).toEqual({ version: newest, pinned: false });
+    // Kept now, purged by a later run once nothing protects them any more.
+    await h.service.unpin(caller, { topic: name, scope: 'app=ops' });
+    await publish(name, 'canary 6', ['app=canary']);
+    expect((await janitor().runOnce()).versionsPurged).toBe(2);
+  });
+
   it('never touches a version still being published (no commit marker yet)', async () => {
     const name = await topic('in-flight', { maxVersions: 1 });
     await publish(name, 'payload one');
