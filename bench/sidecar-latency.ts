@@ -405,9 +405,12 @@ async function orchestrate(): Promise<void> {
         };
       })
       .sort((a, b) => a.pressure - b.pressure)[0]!;
-    const busy = maxPressure > 25;
     const addedP50 = s.p50 - d.p50;
     const addedP99 = s.p99 - d.p99;
+    const busy = maxPressure > 25;
+    // A pass needs a quiet machine: with the CPUs oversubscribed, tails (and their difference) are noise.
+    const meets = errors === 0 && addedP99 < GOAL_ADDED_P99_MS;
+    const verdict: 'pass' | 'fail' | 'info' = meets ? (busy ? 'info' : 'pass') : 'fail';
     const perRequestUs = (cpuMs: number, requests: number) =>
       Math.round((cpuMs * 1000) / Math.max(1, requests));
     const sidecarCpu = cpu.known
@@ -418,7 +421,6 @@ async function orchestrate(): Promise<void> {
             Math.round((perRequestUs(cpu.sidecarMs, cpu.sidecarRequests) * RATE) / 1e4) / 1,
         }
       : null;
-    const verdict = errors === 0 && addedP99 < GOAL_ADDED_P99_MS ? 'pass' : 'fail';
 
     log('');
     log(
@@ -428,7 +430,7 @@ async function orchestrate(): Promise<void> {
       `  sidecar  p50 ${ms(s.p50)}  p90 ${ms(s.p90)}  p99 ${ms(s.p99)}  p99.9 ${ms(s.p999)}  max ${ms(s.max)}  (${s.count} requests)`,
     );
     log(
-      `  added    p50 ${ms(addedP50)}  p99 ${ms(addedP99)}   goal: p99 added < ${GOAL_ADDED_P99_MS} ms → ${verdict.toUpperCase()}`,
+      `  added    p50 ${ms(addedP50)}  p99 ${ms(addedP99)}   goal: p99 added < ${GOAL_ADDED_P99_MS} ms → ${verdict === 'info' ? 'inconclusive (busy machine)' : verdict.toUpperCase()}`,
     );
     if (sidecarCpu !== null)
       log(

@@ -176,8 +176,9 @@ export async function startSidecar(config: SidecarConfig, deps: SidecarDeps = {}
           await stopped;
           await client.close();
           await core.close();
-          await stopAccepting(admin);
+          const adminStopped = stopAccepting(admin);
           closeAll(admin);
+          await adminStopped;
           return { drained };
         })();
         return closing;
