@@ -142,6 +142,7 @@ export class MeshpressClient {
       },
       {
         topics: () => this.#pollTopics(),
+        awaitingFirstAnswer: () => this.#awaitingFirstAnswer(),
         onUpdates: (updates, polled, signal) => this.#onUpdates(updates, polled, signal),
         onFailure: (failures) => this.#onFailure(failures),
       },
@@ -272,7 +273,8 @@ export class MeshpressClient {
         this.#channels.delete(joined.topic);
     });
     void channel.add(subscription, this.#abort.signal);
-    if (isNew) this.#poller.poke();
+    // A topic without a value: ask the service now rather than at the end of a held long-poll.
+    if (isNew || channel.currentVersion === undefined) this.#poller.poke();
     // Subscribing during an outage: no poll will serve it soon, so start it from the fallbacks now.
     if (this.#started && this.#poller.consecutiveFailures >= this.#o.maxRetries)
       this.#runChain(channel, () => true);
@@ -285,6 +287,13 @@ export class MeshpressClient {
 
   #pollTopics(): PollTopic[] {
     return [...this.#channels.values()].map((c) => ({ topic: c.topic, currentVersion: c.currentVersion }));
+  }
+
+  #awaitingFirstAnswer(): boolean {
+    for (const channel of this.#channels.values())
+      if (channel.currentVersion === undefined && channel.unvalued.some((s) => s.startedFrom === 'pending'))
+        return true;
+    return false;
   }
 
   async #onUpdates(

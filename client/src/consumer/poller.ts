@@ -11,6 +11,12 @@ import type { PollTopic, PollTransport, PollUpdate } from './transport.js';
 export interface PollerHooks {
   /** The topics to poll now, with the version each runs. */
   topics(): PollTopic[];
+  /**
+   * Whether some subscription still waits for its first answer (its topic has no version and startup
+   * has not decided it): such a poll is not held, so the subscription learns at once whether there is a
+   * version for it.
+   */
+  awaitingFirstAnswer(): boolean;
   /** Handles a successful poll's answer; resolves true when some topic switched version. */
   onUpdates(updates: PollUpdate[], polled: readonly PollTopic[], signal: AbortSignal): Promise<boolean>;
   /** After each failed poll, with the count of consecutive failures so far (1, 2, …). */
@@ -43,9 +49,11 @@ class Superseded extends Error {}
  *
  * - interval mode: the wait is the interval spread by ±jitter;
  * - long-poll mode: the next request goes out at once and the server holds it until something changes;
- *   a request that includes a topic never polled before does not wait (a starting subscription learns at
+ *   a request made while a subscription still waits for its first answer does not wait (it learns at
  *   once whether there is a version for it), and answers that change nothing back off (capped at the
  *   interval), so a version every subscriber refuses cannot turn the loop into a busy loop;
+ * - one poll at a time: a request stays in flight until its answer has been applied, and a topic set
+ *   change meanwhile polls again right after;
  * - a failed poll is retried after a capped, jittered exponential backoff, never longer than the
  *   interval, so the client is back within one interval of the service returning.
  *
@@ -55,12 +63,12 @@ export class Poller {
   readonly #o: PollerOptions;
   readonly #hooks: PollerHooks;
   #timer: TimerHandle | undefined;
+  /** The poll under way, from the request until its answer is applied (`holding`: held at the server). */
   #inflight: { controller: AbortController; holding: boolean } | undefined;
   #started = false;
   #consecutiveFailures = 0;
   #startedAt: number | undefined;
   #lastSuccessAt: number | undefined;
-  readonly #polledTopics = new Set<string>();
   #pokeAfterInflight = false;
   /** Consecutive long-poll answers that changed nothing and came back early. */
   #idleStreak = 0;
@@ -126,13 +134,14 @@ export class Poller {
     // Nothing to poll: stay idle until a subscription pokes.
     if (topics.length === 0) return;
 
-    const fresh = topics.some((t) => !this.#polledTopics.has(t.topic));
-    const waitMs = o.mode === 'long-poll' && !fresh ? o.longPollWaitMs : undefined;
+    const waitMs =
+      o.mode === 'long-poll' && !this.#hooks.awaitingFirstAnswer() ? o.longPollWaitMs : undefined;
     const controller = new AbortController();
     const onClose = () => controller.abort(o.signal.reason);
     o.signal.addEventListener('abort', onClose, { once: true });
     const scoped = timeoutSignal(controller.signal, o.clock, o.requestTimeoutMs + (waitMs ?? 0), 'poll');
-    this.#inflight = { controller, holding: (waitMs ?? 0) > 0 };
+    const inflight = { controller, holding: (waitMs ?? 0) > 0 };
+    this.#inflight = inflight;
     const began = o.clock.now();
 
     let updates: PollUpdate[];
@@ -141,20 +150,26 @@ export class Poller {
     } catch (error) {
       const superseded = controller.signal.reason instanceof Superseded;
       this.#finishRequest(scoped, onClose);
+      this.#inflight = undefined;
       if (o.signal.aborted) return;
       if (superseded) return this.#schedule(0);
       return this.#failed(asTransportError(error, 'poll'));
     }
     this.#finishRequest(scoped, onClose);
+    // Answered: still in flight while the answer is applied (a poke now polls again afterwards rather
+    // than overlapping with this answer), but no longer held, so nothing cuts it short.
+    inflight.holding = false;
     if (o.signal.aborted) return;
 
-    this.#succeeded(topics);
+    this.#succeeded();
     o.metrics.poll(updates.length > 0 ? 'update' : 'none');
     let progress = false;
     try {
       progress = await this.#hooks.onUpdates(updates, topics, o.signal);
     } catch (err) {
       o.logger.error({ err }, 'applying a poll answer failed');
+    } finally {
+      this.#inflight = undefined;
     }
     if (o.signal.aborted) return;
     this.#schedule(this.#delayAfterSuccess(progress, updates.length, waitMs, o.clock.now() - began));
@@ -163,16 +178,14 @@ export class Poller {
   #finishRequest(scoped: { dispose(): void }, onClose: () => void): void {
     scoped.dispose();
     this.#o.signal.removeEventListener('abort', onClose);
-    this.#inflight = undefined;
   }
 
-  #succeeded(topics: readonly PollTopic[]): void {
+  #succeeded(): void {
     const o = this.#o;
     if (this.#consecutiveFailures > 0)
       o.logger.info({ failures: this.#consecutiveFailures }, 'meshpress service reachable again');
     this.#consecutiveFailures = 0;
     this.#lastSuccessAt = o.clock.now();
-    for (const t of topics) this.#polledTopics.add(t.topic);
   }
 
   #failed(error: MeshpressError): void {
@@ -190,7 +203,10 @@ export class Poller {
     }
     // Never wait longer than an interval: the service coming back is noticed within one interval.
     let delay = Math.min(o.backoff(n - 1), o.intervalMs);
-    if (error instanceof TooManyRequestsError) delay = Math.max(delay, error.retryAfterMs);
+    // The server's retry-after is honoured up to the interval too: a huge or bogus value must not park
+    // the client for hours.
+    if (error instanceof TooManyRequestsError)
+      delay = Math.max(delay, Math.min(error.retryAfterMs, o.intervalMs));
     this.#pokeAfterInflight = false;
     this.#schedule(delay);
   }

@@ -235,6 +235,24 @@ describe('retries', () => {
     expect(transport.requests).toHaveLength(2);
   });
 
+  it('caps a 429 retry-after at the poll interval', async () => {
+    const clock = new ManualClock();
+    const transport = new FakeTransport();
+    const { TooManyRequestsError } = await import('@meshpress/client');
+    transport.poll = async (request) => {
+      transport.requests.push(request);
+      throw new TooManyRequestsError('slow down', 3_600_000);
+    };
+    const c = client(transport, { clock, random: () => 0, maxRetries: 100, pollIntervalMs: 30_000 });
+    c.subscribe('a.routes', () => undefined);
+    void c.start();
+    await advance(clock, 0);
+    await advance(clock, 29_999);
+    expect(transport.requests).toHaveLength(1);
+    await advance(clock, 1);
+    expect(transport.requests).toHaveLength(2);
+  });
+
   it('a request that never answers times out on the injected clock and counts as a failure', async () => {
     const clock = new ManualClock();
     const transport = new FakeTransport();
@@ -280,6 +298,92 @@ describe('topic set changes', () => {
     await advance(clock, 0);
     expect(transport.requests).toHaveLength(2);
     expect(sub.current()).toBe('b1');
+  });
+});
+
+describe('one poll at a time', () => {
+  it('a subscription added while an answer is being applied polls once, after that answer is applied', async () => {
+    const clock = new ManualClock();
+    const transport = new FakeTransport();
+    transport.setTarget(record('a.routes', 1, 'a1'));
+    transport.setTarget(record('b.routes', 4, 'b4'));
+    const c = client(transport, { clock, pollMode: 'long-poll', longPollWaitMs: 60_000 });
+    let release!: () => void;
+    const decoding = new Promise<void>((resolve) => (release = resolve));
+    const a = c.subscribeAtomic('a.routes', {
+      decode: async (data) => {
+        await decoding;
+        return text(data);
+      },
+      defaultValue: '',
+    });
+    void c.start();
+    await advance(clock, 0);
+    expect(transport.requests).toHaveLength(1);
+
+    // The first answer is still being applied (a slow decode) when a new topic is subscribed.
+    const b = c.subscribeAtomic('b.routes', { decode: text, defaultValue: '' });
+    try {
+      await advance(clock, 0);
+      await advance(clock, 1_000);
+      expect(transport.requests, 'no second poll while the first answer is being applied').toHaveLength(1);
+    } finally {
+      release();
+    }
+    await settle();
+    await advance(clock, 0);
+    expect(a.current()).toBe('a1');
+    expect(transport.requests).toHaveLength(2);
+    // The follow-up poll reports the version just applied, and carries the new topic.
+    expect(transport.requests[1]!.topics).toEqual([
+      { topic: 'a.routes', currentVersion: 1 },
+      { topic: 'b.routes', currentVersion: undefined },
+    ]);
+    expect(b.current()).toBe('b4');
+  });
+
+  it('re-subscribing a topic the service has nothing for is answered at once, not after a held long-poll', async () => {
+    const clock = new ManualClock();
+    const transport = new FakeTransport();
+    transport.setTarget(record('a.routes', 1, 'a1'));
+    const c = client(transport, { clock, pollMode: 'long-poll', longPollWaitMs: 60_000 });
+    c.subscribeAtomic('a.routes', { decode: text, defaultValue: '' });
+    const first = c.subscribeAtomic('none.routes', { decode: text, defaultValue: 'dflt' });
+    void c.start();
+    await advance(clock, 0);
+    expect(first.startedFrom).toBe('default');
+    await advance(clock, 0);
+    expect(transport.heldCount).toBe(1);
+
+    first.close();
+    const again = c.subscribeAtomic('none.routes', { decode: text, defaultValue: 'dflt' });
+    let ready = false;
+    void again.ready().then(() => (ready = true));
+    await settle(); // the held poll is cut short
+    await advance(clock, 0);
+    expect(ready).toBe(true);
+    expect(again.startedFrom).toBe('default');
+    const unheld = transport.requests.filter((r) => r.topics.some((t) => t.topic === 'none.routes'));
+    expect(unheld.at(-1)!.waitMs).toBeUndefined();
+    // Then it holds again.
+    await advance(clock, 0);
+    expect(transport.requests.at(-1)!.waitMs).toBe(60_000);
+    expect(transport.heldCount).toBe(1);
+  });
+
+  it('a second subscription to a topic that has no version yet is answered at once too', async () => {
+    const clock = new ManualClock();
+    const transport = new FakeTransport();
+    const c = client(transport, { clock, pollMode: 'long-poll', longPollWaitMs: 60_000 });
+    c.subscribeAtomic('none.routes', { decode: text, defaultValue: 'dflt' });
+    void c.start();
+    await advance(clock, 0);
+    await advance(clock, 0);
+    expect(transport.heldCount).toBe(1);
+    const second = c.subscribeAtomic('none.routes', { decode: text, defaultValue: 'dflt' });
+    await settle(); // the held poll is cut short
+    await advance(clock, 0);
+    expect(second.startedFrom).toBe('default');
   });
 });
 
