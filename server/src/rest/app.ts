@@ -56,14 +56,25 @@ export function buildRestApp(options: RestAppOptions): FastifyInstance {
   app.addHook('onSend', async (_request, reply) => {
     if (!options.isReady()) reply.header('connection', 'close');
   });
+  // Label lookups cost a hash per call; on the poll path they are resolved once.
+  const durationOf = new Map<string, ReturnType<typeof metrics.requestDuration.labels>>();
+  const pollOutcome = {
+    update: metrics.polls.labels('rest', 'update'),
+    none: metrics.polls.labels('rest', 'none'),
+    error: metrics.polls.labels('rest', 'error'),
+  };
   app.addHook('onResponse', async (request, reply) => {
     const operation = request.routeOptions.url ?? 'unknown';
-    metrics.requestDuration.observe({ transport: 'rest', operation }, reply.elapsedTime / 1000);
+    let duration = durationOf.get(operation);
+    if (!duration) durationOf.set(operation, (duration = metrics.requestDuration.labels('rest', operation)));
+    duration.observe(reply.elapsedTime / 1000);
     if (operation === '/v1/poll')
-      metrics.polls.inc({
-        transport: 'rest',
-        outcome: reply.statusCode === 200 ? 'update' : reply.statusCode === 204 ? 'none' : 'error',
-      });
+      (reply.statusCode === 200
+        ? pollOutcome.update
+        : reply.statusCode === 204
+          ? pollOutcome.none
+          : pollOutcome.error
+      ).inc();
   });
 
   const callerOf = (request: FastifyRequest): Caller => {
