@@ -8,6 +8,12 @@ export const DEFAULT_REFRESH_INTERVAL_MS = 5_000;
 export const DEFAULT_REVERIFY_AFTER_MS = 600_000;
 export const DEFAULT_REFRESH_CONCURRENCY = 8;
 export const DEFAULT_CHANGE_PAGE_SIZE = 1_000;
+export const DEFAULT_MAX_ABSENT_TOPICS = 10_000;
+/**
+ * A listing older than this many refresh intervals no longer answers for names it lacks: the timer that
+ * renews it has stopped or keeps failing, and a topic created since would stay invisible.
+ */
+const LISTING_STALE_INTERVALS = 2;
 
 export interface ConsumerCacheOptions {
   readonly store: ConfigStore;
@@ -30,6 +36,12 @@ export interface ConsumerCacheOptions {
   readonly refreshConcurrency?: number | undefined;
   /** Topics per listTopicChanges call. See DEFAULT_CHANGE_PAGE_SIZE. */
   readonly changePageSize?: number | undefined;
+  /**
+   * Names a load found absent, remembered (least recently asked dropped first) for one refresh interval
+   * so that, when no listing can answer for them, each costs at most one store read per interval.
+   * See DEFAULT_MAX_ABSENT_TOPICS.
+   */
+  readonly maxAbsentTopics?: number | undefined;
 }
 
 const tuningSchema = z.object({
@@ -37,19 +49,25 @@ const tuningSchema = z.object({
   reverifyAfterMs: z.number().int().min(0).default(DEFAULT_REVERIFY_AFTER_MS),
   refreshConcurrency: z.number().int().min(1).max(1_000).default(DEFAULT_REFRESH_CONCURRENCY),
   changePageSize: z.number().int().min(1).max(100_000).default(DEFAULT_CHANGE_PAGE_SIZE),
+  maxAbsentTopics: z.number().int().min(0).max(10_000_000).default(DEFAULT_MAX_ABSENT_TOPICS),
 });
 
 type Tuning = z.output<typeof tuningSchema>;
 
+/** A topic with a view, or whose first load is in flight (`view` undefined only then). */
 type Entry = { view: TopicView | undefined; loading?: Promise<TopicView | undefined>; dirty?: boolean };
+
+/** The names of every topic, as the last complete listing read them, and when that listing started. */
+type Listing = { readonly names: ReadonlySet<string>; readonly at: number };
 
 /**
  * Polls are answered from here, never from the store. Topics load on first use (concurrent misses share
  * one load) and reload at once when told a topic changed. Every refresh interval the cache reads the
  * store's change markers of all topics (listTopicChanges, paged) and reloads only the cached topics
  * whose marker differs from the one their view was loaded at, so a quiet interval costs a few listing
- * reads however many topics are cached. A topic that does not exist is cached as absent too, so polls
- * for it do not reach the store either; it loads once the listing shows it. docs/consumer-cache.md.
+ * reads however many topics are cached. That listing also answers for names that are not cached: a name
+ * it lacks is absent without a store read and without memory, until the next listing, so polls naming
+ * unknown topics cost the store nothing. docs/consumer-cache.md.
  */
 export class ConsumerCache {
   readonly #store: ConfigStore;
@@ -57,7 +75,12 @@ export class ConsumerCache {
   readonly #logger: Logger;
   readonly #tuning: Tuning;
   readonly #entries = new Map<string, Entry>();
+  /** Names a load found absent, to when that answer expires; in order of last use (oldest first). */
+  readonly #absent = new Map<string, number>();
   readonly #listeners = new Set<(topic: string) => void>();
+  #listing: Listing | undefined;
+  #listingRun: Promise<ReadonlyMap<string, string> | undefined> | undefined;
+  #refreshRun: Promise<void> | undefined;
   #timer: TimerHandle | undefined;
   #closed = false;
 
@@ -72,6 +95,7 @@ export class ConsumerCache {
         reverifyAfterMs: options.reverifyAfterMs,
         refreshConcurrency: options.refreshConcurrency,
         changePageSize: options.changePageSize,
+        maxAbsentTopics: options.maxAbsentTopics,
       },
       'consumer cache options',
     );
@@ -82,18 +106,29 @@ export class ConsumerCache {
     this.#schedule();
   }
 
+  /** Topics held with a view (or loading); names known to be absent are not counted. */
   get size(): number {
     return this.#entries.size;
   }
 
-  /** The view of a topic, loading it on a miss; undefined when the topic does not exist. */
+  /**
+   * The view of a topic, loading it on a miss; undefined when the topic does not exist. A name that the
+   * last listing lacks is answered absent at once; without a recent listing, one is read first (shared
+   * by concurrent misses).
+   */
   get(topic: string): Promise<TopicView | undefined> | TopicView | undefined {
     const entry = this.#entries.get(topic);
-    if (entry) return entry.loading && !entry.view ? entry.loading : entry.view;
-    return this.refresh(topic);
+    if (entry) return entry.view ?? entry.loading;
+    if (this.#knownAbsent(topic)) return undefined;
+    const names = this.#currentListing();
+    if (names) return names.has(topic) ? this.refresh(topic) : undefined;
+    return this.#getAfterListing(topic);
   }
 
-  /** Calls `listener(topic)` each time a topic's view is replaced. Returns an unsubscribe function. */
+  /**
+   * Calls `listener(topic)` each time a topic's view is replaced, and when a topic not held appears in
+   * the listing (its next get loads it). Returns an unsubscribe function.
+   */
   onChange(listener: (topic: string) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
@@ -121,6 +156,8 @@ export class ConsumerCache {
           const view = await loadTopicView(this.#store, topic, this.#clock.now(), current.view?.servable);
           const changed = view?.revision !== current.view?.revision;
           current.view = view;
+          if (view) this.#absent.delete(topic);
+          else if (!current.dirty) this.#settleAbsent(topic, current);
           if (changed) this.#emit(topic);
         } while (current.dirty && !this.#closed);
         return current.view;
@@ -131,48 +168,41 @@ export class ConsumerCache {
     current.loading = run();
     current.loading.catch((err: unknown) => {
       this.#logger.warn({ err, topic }, 'topic refresh failed; serving the previous view');
-      if (!current.view) this.#entries.delete(topic);
+      if (!current.view && this.#entries.get(topic) === current) this.#entries.delete(topic);
     });
     return current.loading;
   }
 
   /**
    * One periodic refresh, as the timer runs it: reads every topic's change marker and reloads the cached
-   * topics that changed (or are due for reverification). Resolves when done; never rejects.
+   * topics that changed (or are due for reverification). Resolves when done; never rejects. A refresh
+   * already running is joined, not repeated.
    */
-  async refreshChanged(): Promise<void> {
-    if (this.#closed || this.#entries.size === 0) return;
-    const { changePageSize, refreshConcurrency } = this.#tuning;
-    const listed = new Set<string>();
-    let after: string | undefined;
-    try {
-      for (;;) {
-        const page = await this.#store.listTopicChanges({ after, limit: changePageSize });
-        if (this.#closed) return;
-        const due: string[] = [];
-        for (const { name, changeMarker } of page) {
-          listed.add(name);
-          const entry = this.#entries.get(name);
-          // A load in flight records a marker read after this listing's, or the next listing catches up.
-          if (!entry || entry.loading) continue;
-          if (entry.view?.changeMarker !== changeMarker || this.#dueForReverify(name, entry.view))
-            due.push(name);
-        }
-        await this.#reload(due, refreshConcurrency);
-        const last = page.at(-1);
-        if (page.length < changePageSize || last === undefined) break;
-        after = last.name;
-      }
-    } catch (err) {
-      this.#logger.warn({ err }, 'listing topic changes failed; serving the cached views');
-      return;
-    }
-    // Cached topics the listing no longer shows: a load tells whether they are gone (then cached as
-    // absent) or only missing from the listing (a creation cut short in a store that lists separately).
+  refreshChanged(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    // Never asked anything yet: there is nothing to keep fresh.
+    if (this.#entries.size === 0 && this.#absent.size === 0 && !this.#listing) return Promise.resolve();
+    this.#refreshRun ??= this.#runRefresh().finally(() => {
+      this.#refreshRun = undefined;
+    });
+    return this.#refreshRun;
+  }
+
+  async #runRefresh(): Promise<void> {
+    const markers = await this.#list();
+    if (!markers || this.#closed) return;
+    const due: string[] = [];
+    // Cached topics the listing no longer shows: a load tells whether they are gone (then absent) or only
+    // missing from the listing (a creation cut short in a store that lists separately).
     const unlisted: string[] = [];
-    for (const [name, entry] of this.#entries)
-      if (entry.view && !entry.loading && !listed.has(name)) unlisted.push(name);
-    await this.#reload(unlisted, refreshConcurrency);
+    for (const [name, entry] of this.#entries) {
+      // A load in flight records a marker read after this listing's, or the next listing catches up.
+      if (entry.loading) continue;
+      const marker = markers.get(name);
+      if (marker === undefined) unlisted.push(name);
+      else if (entry.view?.changeMarker !== marker || this.#dueForReverify(name, entry.view)) due.push(name);
+    }
+    await this.#reload([...due, ...unlisted], this.#tuning.refreshConcurrency);
   }
 
   close(): void {
@@ -186,6 +216,91 @@ export class ConsumerCache {
     const { reverifyAfterMs } = this.#tuning;
     if (!view || reverifyAfterMs === 0) return false;
     return this.#clock.now() - view.loadedAt >= reverifyAfterMs * (0.75 + 0.25 * spread(name));
+  }
+
+  /** Whether a load found the topic absent less than a refresh interval ago (and marks it used). */
+  #knownAbsent(topic: string): boolean {
+    const expires = this.#absent.get(topic);
+    if (expires === undefined) return false;
+    this.#absent.delete(topic);
+    if (this.#clock.now() >= expires) return false;
+    this.#absent.set(topic, expires);
+    return true;
+  }
+
+  /** A load found the topic absent: hold the answer, in bounded memory, instead of the entry. */
+  #settleAbsent(topic: string, entry: Entry): void {
+    if (this.#entries.get(topic) === entry) this.#entries.delete(topic);
+    const { maxAbsentTopics, refreshIntervalMs } = this.#tuning;
+    this.#absent.delete(topic);
+    if (maxAbsentTopics === 0) return;
+    this.#absent.set(topic, this.#clock.now() + refreshIntervalMs);
+    for (const oldest of this.#absent.keys()) {
+      if (this.#absent.size <= maxAbsentTopics) break;
+      this.#absent.delete(oldest);
+    }
+  }
+
+  /** The last listing's names, unless it is too old to answer for a name it lacks. */
+  #currentListing(): ReadonlySet<string> | undefined {
+    const listing = this.#listing;
+    const maxAge = LISTING_STALE_INTERVALS * this.#tuning.refreshIntervalMs;
+    return listing && this.#clock.now() - listing.at < maxAge ? listing.names : undefined;
+  }
+
+  async #getAfterListing(topic: string): Promise<TopicView | undefined> {
+    const markers = await this.#list();
+    const entry = this.#entries.get(topic);
+    if (entry) return entry.view ?? entry.loading;
+    // No listing to answer from (the store failed it): read the topic itself; an absence is held above.
+    if (!markers) return this.#knownAbsent(topic) ? undefined : this.refresh(topic);
+    return markers.has(topic) ? this.refresh(topic) : undefined;
+  }
+
+  /** Reads every topic's change marker (concurrent callers share one read); undefined when it failed. */
+  #list(): Promise<ReadonlyMap<string, string> | undefined> {
+    this.#listingRun ??= this.#readListing().finally(() => {
+      this.#listingRun = undefined;
+    });
+    return this.#listingRun;
+  }
+
+  async #readListing(): Promise<ReadonlyMap<string, string> | undefined> {
+    const { changePageSize } = this.#tuning;
+    const startedAt = this.#clock.now();
+    const markers = new Map<string, string>();
+    let after: string | undefined;
+    try {
+      for (;;) {
+        const page = await this.#store.listTopicChanges({ after, limit: changePageSize });
+        if (this.#closed) return undefined;
+        for (const { name, changeMarker } of page) markers.set(name, changeMarker);
+        const last = page.at(-1);
+        if (page.length < changePageSize || last === undefined) break;
+        after = last.name;
+      }
+    } catch (err) {
+      this.#logger.warn({ err }, 'listing topic changes failed; serving the cached views');
+      return undefined;
+    }
+    this.#replaceListing({ names: new Set(markers.keys()), at: startedAt });
+    return markers;
+  }
+
+  /**
+   * Topics not held that this listing shows for the first time (created since the previous one, or
+   * found absent by a load) are announced, so a long-poll waiting for one wakes and loads it.
+   */
+  #replaceListing(listing: Listing): void {
+    const previous = this.#listing?.names;
+    this.#listing = listing;
+    const appeared: string[] = [];
+    for (const name of listing.names) {
+      if (this.#entries.has(name)) continue;
+      const wasAbsent = this.#absent.delete(name);
+      if (wasAbsent || (previous !== undefined && !previous.has(name))) appeared.push(name);
+    }
+    for (const name of appeared) this.#emit(name);
   }
 
   async #reload(topics: readonly string[], concurrency: number): Promise<void> {

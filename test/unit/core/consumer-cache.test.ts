@@ -268,18 +268,22 @@ describe('periodic refresh', () => {
     expect(rec.calls.loadTopicSnapshot).toBeUndefined();
   });
 
-  it('loads a topic cached as absent once the listing shows it exists', async () => {
+  it('announces a topic created after a poll asked for it at the next refresh; the next get loads it', async () => {
     const late = 'mesh.prod.late.routes';
+    const changed: string[] = [];
+    cache.onChange((topic) => changed.push(topic));
     expect(await view(late)).toBeUndefined();
-    rec.reset();
     await cache.refreshChanged();
     expect(rec.calls.loadTopicSnapshot).toBeUndefined();
 
     await real.putTopic({ name: late, retention: {} }, clock.now());
     const version = await publishBehind(late);
     await cache.refreshChanged();
-    expect(rec.calls.loadTopicSnapshot).toEqual([late]);
+    // Announced (a long-poll waiting for it wakes), loaded only when asked for.
+    expect(changed).toEqual([late]);
+    expect(rec.calls.loadTopicSnapshot).toBeUndefined();
     expect(await served(late)).toBe(version);
+    expect(rec.calls.loadTopicSnapshot).toEqual([late]);
   });
 
   it('reloads cached topics the listing no longer shows, serving them as absent once they are gone', async () => {
@@ -301,7 +305,7 @@ describe('periodic refresh', () => {
     const topic = names[20]!;
     const version = await publishBehind(topic);
     const listing = rec.store.listTopicChanges.bind(rec.store);
-    let failures = 1;
+    let failures = 0;
     const failing = new Proxy(rec.store, {
       get(target, prop, receiver) {
         if (prop === 'listTopicChanges')
@@ -319,6 +323,7 @@ describe('periodic refresh', () => {
     try {
       await flaky.get(topic);
       const stale = (await flaky.get(topic))?.state;
+      failures = 1;
       await publishBehind(topic);
       await expect(flaky.refreshChanged()).resolves.toBeUndefined();
       expect((await flaky.get(topic))?.state).toBe(stale);
@@ -408,5 +413,80 @@ describe('periodic refresh', () => {
     rec.reset();
     await cache.refreshChanged();
     expect(rec.calls).toEqual({});
+  });
+});
+
+describe('names of topics that do not exist', () => {
+  const junk = (round: number) => Array.from({ length: 1_000 }, (_, i) => `junk-${round}-${i}`);
+
+  it('are answered from the listing: no store read, nothing held, however many are asked', async () => {
+    for (let round = 0; round < 5; round++)
+      for (const name of junk(round)) expect(await view(name)).toBeUndefined();
+    expect(rec.calls).toEqual({});
+    expect(cache.size).toBe(TOPICS);
+  });
+
+  it('on a fresh cache, cost one listing shared by every concurrent miss', async () => {
+    openCache();
+    rec.reset();
+    const answers = await Promise.all([...junk(0), names[3]!].map((name) => view(name)));
+    expect(answers.slice(0, -1).every((answer) => answer === undefined)).toBe(true);
+    expect(answers.at(-1)?.topic.name).toBe(names[3]);
+    expect(rec.calls.listTopicChanges).toHaveLength(LISTING_PAGES);
+    expect(rec.calls.loadTopicSnapshot).toEqual([names[3]]);
+  });
+
+  it('do not hide a topic a change notification reloads, before any listing shows it', async () => {
+    const late = 'mesh.prod.notified.routes';
+    expect(await view(late)).toBeUndefined();
+    await real.putTopic({ name: late, retention: {} }, clock.now());
+    const version = await publishBehind(late);
+    await cache.refresh(late);
+    expect(await served(late)).toBe(version);
+  });
+
+  it('are not answered from a listing the timer stopped renewing', async () => {
+    const late = 'mesh.prod.stale.routes';
+    await real.putTopic({ name: late, retention: {} }, clock.now());
+    const version = await publishBehind(late);
+    expect(await view(late)).toBeUndefined();
+    clock.advance(2 * 5_000);
+    rec.reset();
+    expect(await served(late)).toBe(version);
+    expect(rec.calls.listTopicChanges).toHaveLength(LISTING_PAGES);
+  });
+
+  it('without any listing (the store fails it), are read at most once per interval, in bounded memory', async () => {
+    const failing = new Proxy(rec.store, {
+      get(target, prop, receiver) {
+        if (prop === 'listTopicChanges') return () => Promise.reject(new UnavailableError('listing down'));
+        return Reflect.get(target, prop, receiver);
+      },
+    });
+    const bounded = new ConsumerCache({
+      store: failing,
+      clock,
+      logger: pino({ level: 'silent' }),
+      maxAbsentTopics: 2,
+    });
+    const loads = () => rec.calls.loadTopicSnapshot?.splice(0) ?? [];
+    try {
+      rec.reset();
+      for (const name of ['a', 'b', 'c']) expect(await bounded.get(name)).toBeUndefined();
+      expect(loads()).toEqual(['a', 'b', 'c']);
+      // Held: the two most recently asked. 'a' was dropped to make room.
+      for (const name of ['c', 'b']) expect(await bounded.get(name)).toBeUndefined();
+      expect(loads()).toEqual([]);
+      expect(await bounded.get('a')).toBeUndefined();
+      expect(loads()).toEqual(['a']);
+      expect(bounded.size).toBe(0);
+      // An absence is believed for one refresh interval, then read again.
+      clock.advance(5_000);
+      expect(await bounded.get('a')).toBeUndefined();
+      expect(loads()).toEqual(['a']);
+      expect((await bounded.get(names[0]!))?.topic.name).toBe(names[0]);
+    } finally {
+      bounded.close();
+    }
   });
 });
