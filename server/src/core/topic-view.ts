@@ -34,8 +34,10 @@ export interface TopicView {
 export const MAX_FALLBACK_DEPTH = 16;
 
 /**
- * Builds a TopicView from the store. Version records are immutable once committed, so records already
- * known (from the previous view) are reused instead of read again.
+ * Builds a TopicView from the store. Version records are immutable once committed, except for their
+ * scopes, which can only grow (addScopes): a record already known (from the previous view) is reused
+ * instead of read again unless the snapshot lists a scope of it that the record lacks, so the records
+ * polls serve carry the scopes their snapshot shows.
  */
 export async function loadTopicView(
   store: ConfigStore,
@@ -47,25 +49,32 @@ export async function loadTopicView(
   if (!data) return undefined;
 
   const byScope = new Map<string, ScopedPublish[]>();
-  const scopeCount = new Map<number, number>();
+  const scopesOf = new Map<number, Set<string>>();
   for (const publish of data.publishes) {
     let list = byScope.get(publish.scope);
     if (!list) byScope.set(publish.scope, (list = []));
     list.push(publish);
-    scopeCount.set(publish.version, (scopeCount.get(publish.version) ?? 0) + 1);
+    let scopes = scopesOf.get(publish.version);
+    if (!scopes) scopesOf.set(publish.version, (scopes = new Set()));
+    scopes.add(publish.scope);
   }
+  const scopeCount = (version: number) => scopesOf.get(version)?.size ?? 0;
 
   const records = new Map<number, VersionRecord | undefined>();
   const fetch = async (version: number): Promise<VersionRecord | undefined> => {
     if (records.has(version)) return records.get(version);
-    const record = known.get(version) ?? (await store.getVersion(name, version));
+    const reusable = known.get(version);
+    const record =
+      reusable && hasScopes(reusable, scopesOf.get(version))
+        ? reusable
+        : await store.getVersion(name, version);
     records.set(version, record);
     return record;
   };
   const servable = new Map<number, VersionRecord>();
   const check = async (version: number): Promise<boolean> => {
     const record = await fetch(version);
-    const ok = isServable(record, scopeCount.get(version) ?? 0);
+    const ok = isServable(record, scopeCount(version));
     if (ok) servable.set(version, record);
     return ok;
   };
@@ -85,7 +94,7 @@ export async function loadTopicView(
   for (const pin of data.pins) {
     // A pinned version is served to matching identities whatever its scopes, so it needs only to exist.
     const record = await fetch(pin.version);
-    if (isServable(record, Math.max(1, scopeCount.get(pin.version) ?? 0))) servable.set(pin.version, record);
+    if (isServable(record, Math.max(1, scopeCount(pin.version)))) servable.set(pin.version, record);
   }
 
   const revision = [
@@ -102,4 +111,11 @@ export async function loadTopicView(
     newestServableByScope,
     loadedAt: now,
   };
+}
+
+function hasScopes(record: VersionRecord, scopes: ReadonlySet<string> | undefined): boolean {
+  if (!scopes) return true;
+  const held = new Set(record.scopes.map((s) => s.scope));
+  for (const scope of scopes) if (!held.has(scope)) return false;
+  return true;
 }

@@ -184,6 +184,17 @@ describe('periodic refresh', () => {
     expect(rec.calls.loadTopicSnapshot).toBeUndefined();
   });
 
+  it('serves records carrying the scopes added to them since they were first read', async () => {
+    const topic = names[7]!;
+    const version = (await served(topic))!;
+    expect((await view(topic))?.servable.get(version)?.scopes.map((s) => s.scope)).toEqual(['*']);
+    await real.addScopes(topic, version, ['app=web'], clock.now());
+    await cache.refreshChanged();
+    const record = (await view(topic))?.servable.get(version);
+    expect(record?.scopes.map((s) => s.scope).sort()).toEqual(['*', 'app=web']);
+    expect(rec.calls.getVersion).toEqual([topic]);
+  });
+
   it('picks up every kind of change made behind it at the next refresh', async () => {
     const topic = names[4]!;
     const v1 = (await served(topic))!;
