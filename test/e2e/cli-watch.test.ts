@@ -16,6 +16,15 @@ afterAll(async () => {
   await server?.dispose();
 });
 
+/** Poll requests the server has answered so far (its Prometheus counter, every outcome). */
+async function pollsAnswered(): Promise<number> {
+  const text = await (await fetch(`${server.httpUrl}/metrics`)).text();
+  return text
+    .split('\n')
+    .filter((line) => line.startsWith('meshpress_polls_total{'))
+    .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+}
+
 const versionLine = (version: number) => new RegExp(`^\\S+ \\S+Z  cli\\.watch  version ${version}  `, 'm');
 
 // Each CLI run is a fresh Node process compiling TypeScript: seconds apiece on a busy machine.
@@ -47,6 +56,26 @@ describe('meshpress watch', { timeout: 180_000 }, () => {
     expect(lines[0]).toMatch(/version 1 {2}5 B {2}sha256 [0-9a-f]{12} {2}text\/plain; charset=utf-8$/);
     expect(lines[1]).toMatch(/version 3 {2}5 B /);
     expect(lines[2]).toMatch(/version 1 .*pinned$/);
+  });
+
+  it('watch --wait 0 paces its polls instead of asking again the moment an empty answer arrives', async () => {
+    await admin.createTopic('cli.nowait');
+    await admin.publish('cli.nowait', 'only');
+    const watch = startCli(['watch', 'cli.nowait', '--wait', '0', '--app', 'checkout'], {
+      env: { MESHPRESS_URL: server.httpUrl },
+    });
+    try {
+      await watch.waitFor((stdout) => /cli\.nowait {2}version 1 /.test(stdout));
+      const before = await pollsAnswered();
+      // A real process on the real clock: over 3 s it may poll about 3 times, not thousands.
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      const polls = (await pollsAnswered()) - before;
+      expect(polls).toBeGreaterThanOrEqual(1);
+      expect(polls).toBeLessThanOrEqual(6);
+    } finally {
+      watch.child.kill('SIGINT');
+    }
+    expect((await watch.result).code).toBe(0);
   });
 
   it('watch exits 3 at once for a topic that does not exist', async () => {

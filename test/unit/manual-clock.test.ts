@@ -1,4 +1,5 @@
-import { type Clock, ManualClock } from '@meshpress/client';
+import { setTimeout as delay } from 'node:timers/promises';
+import { type Clock, MAX_TIMER_DELAY_MS, ManualClock, systemClock } from '@meshpress/client';
 import { describe, expect, it } from 'vitest';
 
 describe('ManualClock', () => {
@@ -146,5 +147,31 @@ describe('ManualClock', () => {
     }, 1);
     (clock as ManualClock).advance(1);
     expect(fired).toBe(true);
+  });
+});
+
+describe('systemClock', () => {
+  it('clamps a delay too long for a Node timer instead of letting it fire after 1 ms', async () => {
+    // Node fires a timer asked for more than 2^31 − 1 ms after 1 ms. Timers fire in due order, so if the
+    // long ones had overflowed they would have fired before this 5 ms wait ends.
+    const fired: string[] = [];
+    const handles = [2 ** 31, 30 * 24 * 3_600_000, Number.POSITIVE_INFINITY].map((ms) =>
+      systemClock.setTimeout(() => fired.push(String(ms)), ms),
+    );
+    try {
+      await delay(5);
+      expect(fired).toEqual([]);
+    } finally {
+      for (const handle of handles) systemClock.clearTimeout(handle);
+    }
+    expect(MAX_TIMER_DELAY_MS).toBe(2_147_483_647);
+  });
+
+  it('runs a negative or NaN delay as soon as possible', async () => {
+    const fired: number[] = [];
+    systemClock.setTimeout(() => fired.push(1), -5);
+    systemClock.setTimeout(() => fired.push(2), Number.NaN);
+    await delay(5);
+    expect(fired).toEqual([1, 2]);
   });
 });

@@ -8,7 +8,7 @@ export {
   type Decoder,
 } from './atomic-subscription.js';
 export { type BackoffPolicy, createBackoff, jitteredInterval } from './backoff.js';
-export { MeshpressClient, type ReadyReport } from './client.js';
+export { MeshpressClient, type ReadyReport, STARTUP_DISK_MARGIN_MS } from './client.js';
 export type { Delivery, StartSource } from './delivery.js';
 export { DISK_CACHE_FORMAT, DiskCache, type DiskCacheEntry } from './disk-cache.js';
 export { type Downloaded, Downloader, type DownloaderOptions } from './downloader.js';
@@ -40,8 +40,13 @@ export {
   DEFAULT_RETRY_CAP_MS,
   DEFAULT_STARTUP_HISTORY_DEPTH,
   DEFAULT_STARTUP_TIMEOUT_MS,
+  MAX_DOWNLOAD_TIMEOUT_MS,
   MAX_LONG_POLL_WAIT_MS,
+  MAX_POLL_INTERVAL_MS,
+  MAX_REQUEST_TIMEOUT_MS,
+  MAX_STARTUP_TIMEOUT_MS,
   type MeshpressClientOptions,
+  MIN_LONG_POLL_WAIT_MS,
   parseClientOptions,
 } from './options.js';
 export { RestTransport, type RestTransportOptions } from './rest-transport.js';

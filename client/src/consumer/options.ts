@@ -30,6 +30,17 @@ export const DEFAULT_STARTUP_TIMEOUT_MS = 5_000;
 export const DEFAULT_STARTUP_HISTORY_DEPTH = 3;
 /** The server's cap on a long-poll wait. */
 export const MAX_LONG_POLL_WAIT_MS = 120_000;
+/**
+ * The shortest long-poll wait: a server answering "nothing new" after a wait of 0 would be asked again at
+ * once, forever (a busy loop). Use interval mode to poll without holding.
+ */
+export const MIN_LONG_POLL_WAIT_MS = 1_000;
+/** Longest poll interval (and retry delay): beyond an hour a node would hardly follow its configuration. */
+export const MAX_POLL_INTERVAL_MS = 3_600_000;
+/** Longest startup bound, request budget and download budget. */
+export const MAX_STARTUP_TIMEOUT_MS = 600_000;
+export const MAX_REQUEST_TIMEOUT_MS = 600_000;
+export const MAX_DOWNLOAD_TIMEOUT_MS = 3_600_000;
 
 const isTransport = (value: unknown): value is PollTransport =>
   typeof value === 'object' &&
@@ -86,16 +97,22 @@ export const clientOptionsSchema = z
     callerApp: z.string().min(1).max(128).optional(),
     /** `interval` polls every pollIntervalMs; `long-poll` keeps a request held at the server for fast propagation. */
     pollMode: z.enum(['interval', 'long-poll']).default('interval'),
-    pollIntervalMs: positiveMs.default(DEFAULT_POLL_INTERVAL_MS),
+    pollIntervalMs: positiveMs.max(MAX_POLL_INTERVAL_MS).default(DEFAULT_POLL_INTERVAL_MS),
     /** Fraction of the interval each wait is randomly spread by (0 .. 0.5). */
     pollJitter: z.number().min(0).max(0.5).default(DEFAULT_POLL_JITTER),
-    longPollWaitMs: ms.max(MAX_LONG_POLL_WAIT_MS).default(DEFAULT_LONG_POLL_WAIT_MS),
-    requestTimeoutMs: positiveMs.default(DEFAULT_REQUEST_TIMEOUT_MS),
-    downloadTimeoutMs: positiveMs.default(DEFAULT_DOWNLOAD_TIMEOUT_MS),
-    retryBaseMs: ms.default(DEFAULT_RETRY_BASE_MS),
-    retryCapMs: ms.default(DEFAULT_RETRY_CAP_MS),
+    /** How long the server may hold a long-poll (MIN_LONG_POLL_WAIT_MS .. MAX_LONG_POLL_WAIT_MS). */
+    longPollWaitMs: ms
+      .min(MIN_LONG_POLL_WAIT_MS, {
+        error: `must be at least ${MIN_LONG_POLL_WAIT_MS} ms (use pollMode 'interval' to poll without holding)`,
+      })
+      .max(MAX_LONG_POLL_WAIT_MS)
+      .default(DEFAULT_LONG_POLL_WAIT_MS),
+    requestTimeoutMs: positiveMs.max(MAX_REQUEST_TIMEOUT_MS).default(DEFAULT_REQUEST_TIMEOUT_MS),
+    downloadTimeoutMs: positiveMs.max(MAX_DOWNLOAD_TIMEOUT_MS).default(DEFAULT_DOWNLOAD_TIMEOUT_MS),
+    retryBaseMs: ms.max(MAX_POLL_INTERVAL_MS).default(DEFAULT_RETRY_BASE_MS),
+    retryCapMs: ms.max(MAX_POLL_INTERVAL_MS).default(DEFAULT_RETRY_CAP_MS),
     maxRetries: z.number().int().min(1).default(DEFAULT_MAX_RETRIES),
-    startupTimeoutMs: ms.default(DEFAULT_STARTUP_TIMEOUT_MS),
+    startupTimeoutMs: ms.max(MAX_STARTUP_TIMEOUT_MS).default(DEFAULT_STARTUP_TIMEOUT_MS),
     startupHistoryDepth: z.number().int().min(0).max(100).default(DEFAULT_STARTUP_HISTORY_DEPTH),
     /** Directory of the local disk cache (last applied version per topic); none when absent. */
     cacheDir: z.string().min(1).optional(),

@@ -1,7 +1,10 @@
 /** Time as the rest of meshpress sees it. Inject a ManualClock in tests; never read Date.now() directly. */
 export interface Clock {
   now(): number;
-  /** Runs `fn` after `ms`. Timers never keep the process alive. */
+  /**
+   * Runs `fn` after `ms` (negative or NaN: as soon as possible). Timers never keep the process alive.
+   * systemClock waits at most MAX_TIMER_DELAY_MS.
+   */
   setTimeout(fn: () => void, ms: number): TimerHandle;
   clearTimeout(handle: TimerHandle): void;
 }
@@ -10,10 +13,17 @@ export interface TimerHandle {
   readonly id: unknown;
 }
 
+/**
+ * The longest delay Node's timers take (2^31 − 1 ms, about 24.8 days). Node fires a timer asked for more
+ * after 1 ms, which would turn a long wait into a busy loop; systemClock clamps to this instead.
+ */
+export const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
+
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimeout(fn, ms) {
-    const id = setTimeout(fn, Math.max(0, ms));
+    const delay = Number.isNaN(ms) ? 0 : Math.min(MAX_TIMER_DELAY_MS, Math.max(0, ms));
+    const id = setTimeout(fn, delay);
     id.unref();
     return { id };
   },

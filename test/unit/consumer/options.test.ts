@@ -4,7 +4,10 @@ import {
   DEFAULT_MAX_RETRIES,
   DEFAULT_POLL_INTERVAL_MS,
   DEFAULT_STARTUP_TIMEOUT_MS,
+  MAX_POLL_INTERVAL_MS,
+  MAX_STARTUP_TIMEOUT_MS,
   MeshpressClient,
+  MIN_LONG_POLL_WAIT_MS,
   parseClientOptions,
 } from '../../../client/src/consumer/index.js';
 import { serverTarget } from '../../../client/src/consumer/options.js';
@@ -50,6 +53,60 @@ describe('client options', () => {
     expect(
       issues(() => parseClientOptions({ identity: IDENTITY, servers: 'x:1', typo: 1 } as never)),
     ).toEqual(['(root)']);
+  });
+
+  it('refuses a long-poll wait that would make the loop spin, and timer values past what a timer can hold', () => {
+    const fail = (extra: Record<string, unknown>) => {
+      try {
+        parseClientOptions({ identity: IDENTITY, servers: 'localhost:9090', ...extra } as never);
+      } catch (error) {
+        expect(error).toBeInstanceOf(ValidationError);
+        return (error as ValidationError).issues;
+      }
+      throw new Error('expected a ValidationError');
+    };
+    // A wait of 0 is answered at once with "nothing new", and asked again at once, forever.
+    const [issue] = fail({ pollMode: 'long-poll', longPollWaitMs: 0 });
+    expect(issue).toMatchObject({ path: 'longPollWaitMs' });
+    expect(issue!.message).toMatch(/at least 1000 ms .*interval/);
+    expect(fail({ longPollWaitMs: MIN_LONG_POLL_WAIT_MS - 1 }).map((i) => i.path)).toEqual([
+      'longPollWaitMs',
+    ]);
+    expect(
+      parseClientOptions({ identity: IDENTITY, servers: 'x:1', longPollWaitMs: MIN_LONG_POLL_WAIT_MS })
+        .longPollWaitMs,
+    ).toBe(MIN_LONG_POLL_WAIT_MS);
+    // Node turns a delay over 2^31 − 1 ms into 1 ms: such values would poll back to back.
+    const huge = 2 ** 31;
+    expect(
+      fail({
+        pollIntervalMs: huge,
+        startupTimeoutMs: huge,
+        retryCapMs: huge,
+        retryBaseMs: huge,
+        requestTimeoutMs: huge,
+        downloadTimeoutMs: huge,
+      })
+        .map((i) => i.path)
+        .sort(),
+    ).toEqual([
+      'downloadTimeoutMs',
+      'pollIntervalMs',
+      'requestTimeoutMs',
+      'retryBaseMs',
+      'retryCapMs',
+      'startupTimeoutMs',
+    ]);
+    const atMost = parseClientOptions({
+      identity: IDENTITY,
+      servers: 'x:1',
+      pollIntervalMs: MAX_POLL_INTERVAL_MS,
+      startupTimeoutMs: MAX_STARTUP_TIMEOUT_MS,
+    });
+    expect([atMost.pollIntervalMs, atMost.startupTimeoutMs]).toEqual([
+      MAX_POLL_INTERVAL_MS,
+      MAX_STARTUP_TIMEOUT_MS,
+    ]);
   });
 
   it('picks the transport from the server addresses: gRPC by default, REST for http(s) URLs', () => {

@@ -13,6 +13,11 @@ import { versionJson } from '../views.js';
 import { describeIdentity, identityFrom } from './identity-flags.js';
 
 export const DEFAULT_WATCH_WAIT_MS = 30_000;
+/**
+ * The shortest time between two polls that brought nothing: an answer that comes back at once (`--wait
+ * 0`, a draining server) is not asked again at once, which would be a busy loop against the server.
+ */
+export const MIN_WATCH_CYCLE_MS = 1_000;
 const RETRY_BASE_MS = 500;
 const RETRY_MAX_MS = 30_000;
 
@@ -30,7 +35,8 @@ export const watch: Command = {
   details: [
     'Long-polls the server as a proxy with that identity would, downloads each new version, verifies its',
     'sha256 and prints it: first the version the identity gets now, then every change (pins included).',
-    'A version that fails verification is reported on stderr and skipped. With --json each version is one',
+    'A version that fails verification is reported on stderr and skipped. --wait 0 polls without holding,',
+    'at most once a second. With --json each version is one',
     'line of JSON. Example: meshpress watch mesh.prod.routes --app checkout --region eu-west-1 --node i-0abc',
   ].join('\n'),
   async run(ctx) {
@@ -52,13 +58,18 @@ export const watch: Command = {
     let failures = 0;
     while (!stop.aborted) {
       try {
+        const began = systemClock.now();
         const updates = await admin.poll(identity, [{ topic, currentVersion: current }], {
           waitMs,
           signal: stop,
         });
         failures = 0;
         const update = updates.find((u) => u.topic === topic);
-        if (!update || !isNewer(update, current)) continue;
+        if (!update || !isNewer(update, current)) {
+          const left = MIN_WATCH_CYCLE_MS - (systemClock.now() - began);
+          if (left > 0) await sleep(systemClock, left, stop).catch(() => undefined);
+          continue;
+        }
         const data = await admin.payloadOf(update.record, { signal: stop });
         current = update.version;
         await report(ctx, update, data.byteLength);
