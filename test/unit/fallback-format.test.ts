@@ -4,6 +4,7 @@ import {
   decodeFallbackCache,
   encodeFallbackCache,
   FALLBACK_FORMAT_VERSION,
+  FallbackCacheTooLargeError,
   type FallbackDocument,
   MalformedRequestError,
   sha256Hex,
@@ -214,6 +215,24 @@ describe('fallback cache format', () => {
     const notJson = await rejection(decodeFallbackCache(new Uint8Array(await promisify(gzip)('{oops'))));
     expect(notJson).toBeInstanceOf(MalformedRequestError);
     expect(notJson.message).toMatch(/not JSON/);
+  });
+
+  it('refuses to encode a document larger than readers accept, so the writer keeps the previous cache', async () => {
+    const doc = sampleDocument();
+    const size = (await promisify(gunzip)(await encodeFallbackCache(doc))).byteLength;
+    // Exactly at the cap: written, and read back by a reader with the same cap.
+    const atCap = await encodeFallbackCache(doc, { maxDocumentBytes: size });
+    expect(await decodeFallbackCache(atCap, { maxDocumentBytes: size })).toEqual(doc);
+    // One byte over: every reader with that cap would refuse it, so it is not encoded at all.
+    const error = await rejection(encodeFallbackCache(doc, { maxDocumentBytes: size - 1 }));
+    expect(error).toBeInstanceOf(FallbackCacheTooLargeError);
+    expect(error).toMatchObject({ code: 'PAYLOAD_TOO_LARGE', size, limit: size - 1 });
+    expect(error.message).toMatch(
+      new RegExp(`${size} bytes of JSON, over the ${size - 1} bytes readers accept`),
+    );
+    await expect(decodeFallbackCache(atCap, { maxDocumentBytes: size - 1 })).rejects.toThrow(
+      MalformedRequestError,
+    );
   });
 
   it('refuses a document that expands beyond the configured limit', async () => {

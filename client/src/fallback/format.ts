@@ -4,7 +4,7 @@ import type { z } from 'zod';
 import { MalformedRequestError } from '../core/errors.js';
 import type { DocumentKind, PinRecord, ScopedPublish, TopicRecord, VersionRecord } from '../core/model.js';
 import { parseOrThrow } from '../core/validation.js';
-import { UnsupportedFallbackFormatError } from './errors.js';
+import { FallbackCacheTooLargeError, UnsupportedFallbackFormatError } from './errors.js';
 import {
   FALLBACK_FORMAT_VERSION,
   type FallbackDocumentJson,
@@ -38,13 +38,21 @@ export interface FallbackDocument {
 }
 
 /**
- * gzip'd JSON bytes of the document. The document is validated with the same schema readers use, so a
- * writer can never publish a cache that every client would then refuse.
+ * gzip'd JSON bytes of the document. The document is validated with the same schema readers use, and
+ * held to the same size cap (`maxDocumentBytes`, the readers' DEFAULT_MAX_FALLBACK_DOCUMENT_BYTES unless
+ * given), so a writer can never publish a cache that every client would then refuse: it throws
+ * ValidationError or FallbackCacheTooLargeError instead.
  */
-export async function encodeFallbackCache(doc: FallbackDocument): Promise<Uint8Array> {
+export async function encodeFallbackCache(
+  doc: FallbackDocument,
+  options: { maxDocumentBytes?: number } = {},
+): Promise<Uint8Array> {
+  const limit = options.maxDocumentBytes ?? DEFAULT_MAX_FALLBACK_DOCUMENT_BYTES;
   const json = toJson(doc);
   parseOrThrow(fallbackDocumentSchema, json, 'fallback cache document');
-  const gzipped = await promisify(gzip)(Buffer.from(JSON.stringify(json), 'utf8'));
+  const text = Buffer.from(JSON.stringify(json), 'utf8');
+  if (text.byteLength > limit) throw new FallbackCacheTooLargeError(text.byteLength, limit);
+  const gzipped = await promisify(gzip)(text);
   return new Uint8Array(gzipped.buffer, gzipped.byteOffset, gzipped.byteLength);
 }
 
