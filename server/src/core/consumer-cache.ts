@@ -250,6 +250,7 @@ export class ConsumerCache {
 
   async #getAfterListing(topic: string): Promise<TopicView | undefined> {
     const markers = await this.#list();
+    if (this.#closed) return undefined;
     const entry = this.#entries.get(topic);
     if (entry) return entry.view ?? entry.loading;
     // No listing to answer from (the store failed it): read the topic itself; an absence is held above.
