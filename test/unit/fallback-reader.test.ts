@@ -14,6 +14,8 @@ import {
   ValidationError,
 } from '@meshpress/client';
 import { afterEach, describe, expect, it } from 'vitest';
+import { FallbackIndex } from '../../client/src/fallback/fallback-index.js';
+import { MAX_STALE_SERVE_TTLS, RefreshingIndex } from '../../client/src/fallback/refreshing-index.js';
 
 const T0 = 1_700_000_000_000;
 const TTL = 30_000;
@@ -82,14 +84,19 @@ async function setup() {
 }
 
 describe('FileFallbackCacheReader', () => {
-  it('re-reads the file at most once per TTL', async () => {
-    const { clock, write, versionFor } = await setup();
+  it('re-reads the file at most once per TTL, in the background of the lookup that finds it stale', async () => {
+    const { clock, reader, write, versionFor } = await setup();
     await write(await encodeFallbackCache(documentWith(1)));
     expect(await versionFor()).toBe(1);
     await write(await encodeFallbackCache(documentWith(2)));
     clock.advance(TTL - 1);
     expect(await versionFor()).toBe(1);
+    await reader.idle();
+    expect(await versionFor()).toBe(1);
     clock.advance(1);
+    // Answered from the document at hand; the re-read it started serves the next lookups.
+    expect(await versionFor()).toBe(1);
+    await reader.idle();
     expect(await versionFor()).toBe(2);
   });
 
@@ -104,18 +111,24 @@ describe('FileFallbackCacheReader', () => {
   });
 
   it('keeps serving the last good document when a re-read fails, and reports the failure', async () => {
-    const { clock, write, versionFor, errors } = await setup();
+    const { clock, reader, write, versionFor, errors } = await setup();
     await write(await encodeFallbackCache(documentWith(1)));
     expect(await versionFor()).toBe(1);
     await write(new TextEncoder().encode('garbage'));
     clock.advance(TTL);
+    expect(await versionFor()).toBe(1);
+    await reader.idle();
     expect(await versionFor()).toBe(1);
     expect(errors).toHaveLength(1);
     expect(errors[0]).toBeInstanceOf(MalformedRequestError);
     // The failed attempt counts as a read: the next one waits a full TTL.
     await write(await encodeFallbackCache(documentWith(2)));
     expect(await versionFor()).toBe(1);
+    await reader.idle();
+    expect(await versionFor()).toBe(1);
     clock.advance(TTL);
+    expect(await versionFor()).toBe(1);
+    await reader.idle();
     expect(await versionFor()).toBe(2);
   });
 
@@ -142,5 +155,78 @@ describe('FileFallbackCacheReader', () => {
     await reader.close();
     await reader.close();
     await expect(versionFor()).rejects.toBeInstanceOf(ClosedError);
+  });
+});
+
+describe('RefreshingIndex', () => {
+  /** A loader whose reads finish only when the test says so. */
+  function slowSource() {
+    const reads: { resolve: (index: FallbackIndex) => void; reject: (error: unknown) => void }[] = [];
+    const load = () =>
+      new Promise<FallbackIndex>((resolve, reject) => {
+        reads.push({ resolve, reject });
+      });
+    return { reads, load };
+  }
+  const indexOf = (version: number) => new FallbackIndex(documentWith(version));
+  const versionIn = async (index: Promise<FallbackIndex>) => (await index).lookup(TOPIC, {})?.version;
+
+  it('waits for the first read, then answers at once while a slow re-read runs in the background', async () => {
+    const clock = new ManualClock(T0);
+    const { reads, load } = slowSource();
+    const index = new RefreshingIndex({ clock, ttlMs: TTL, load, what: 'test' });
+    const first = index.get();
+    expect(reads).toHaveLength(1);
+    reads[0]!.resolve(indexOf(1));
+    expect(await versionIn(first)).toBe(1);
+
+    clock.advance(TTL);
+    // The re-read hangs (a slow S3): lookups do not wait for it, and share it.
+    expect(await versionIn(index.get())).toBe(1);
+    expect(await versionIn(index.get())).toBe(1);
+    expect(reads).toHaveLength(2);
+    reads[1]!.resolve(indexOf(2));
+    await index.idle();
+    expect(await versionIn(index.get())).toBe(2);
+    expect(reads).toHaveLength(2);
+  });
+
+  it('a background re-read that fails keeps the index and reports the failure', async () => {
+    const clock = new ManualClock(T0);
+    const { reads, load } = slowSource();
+    const errors: unknown[] = [];
+    const index = new RefreshingIndex({
+      clock,
+      ttlMs: TTL,
+      load,
+      what: 'test',
+      onError: (e) => errors.push(e),
+    });
+    const first = index.get();
+    reads[0]!.resolve(indexOf(1));
+    await first;
+    clock.advance(TTL);
+    expect(await versionIn(index.get())).toBe(1);
+    reads[1]!.reject(new Error('S3 down'));
+    await index.idle();
+    expect(errors).toEqual([new Error('S3 down')]);
+    expect(await versionIn(index.get())).toBe(1);
+    expect(reads).toHaveLength(2);
+  });
+
+  it('an index many TTLs old is re-read before answering (its answer may be far behind)', async () => {
+    const clock = new ManualClock(T0);
+    const { reads, load } = slowSource();
+    const index = new RefreshingIndex({ clock, ttlMs: TTL, load, what: 'test' });
+    const first = index.get();
+    reads[0]!.resolve(indexOf(1));
+    await first;
+    clock.advance(TTL * MAX_STALE_SERVE_TTLS);
+    let answered = false;
+    const fresh = index.get().finally(() => (answered = true));
+    await Promise.resolve();
+    expect(answered).toBe(false);
+    reads[1]!.resolve(indexOf(3));
+    expect(await versionIn(fresh)).toBe(3);
   });
 });

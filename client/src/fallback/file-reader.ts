@@ -54,6 +54,14 @@ export class FileFallbackCacheReader implements FallbackCacheReader {
     return (await this.#index.get()).lookup(topic, who);
   }
 
+  /**
+   * Resolves once a read in progress has finished: a lookup past the TTL answers from the document at
+   * hand and re-reads in the background (tests, orderly shutdown).
+   */
+  idle(): Promise<void> {
+    return this.#index.idle();
+  }
+
   async close(): Promise<void> {
     this.#index.close();
   }

@@ -96,6 +96,14 @@ export class S3FallbackCacheReader implements FallbackCacheReader {
     return (await this.#index.get()).lookup(topic, who);
   }
 
+  /**
+   * Resolves once a read in progress has finished: a lookup past the TTL answers from the document at
+   * hand and re-reads in the background (tests, orderly shutdown).
+   */
+  idle(): Promise<void> {
+    return this.#index.idle();
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
