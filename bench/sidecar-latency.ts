@@ -1,19 +1,23 @@
 /**
  * Latency the reference sidecar adds: the same open-loop load generator calls a hello-world upstream
- * directly, then through `meshpress-sidecar` (outbound proxy, routes from a real meshpress server),
- * and compares the percentiles.
+ * directly and through `meshpress-sidecar` (outbound proxy, routes from a real meshpress server), and
+ * compares the percentiles.
  *
  *   node --import tsx bench/sidecar-latency.ts      (BENCH_QUICK=1 for a short smoke run)
  *
- * Env: BENCH_RATE (requests/s, default 500), BENCH_PHASE_MS (measured ms per phase, default 10000),
+ * Env: BENCH_MODE (`interleaved`, default: one generator alternates direct and via-sidecar requests,
+ * each side at BENCH_RATE, so both see the same machine at the same moments; `phases`: direct and
+ * sidecar in separate phases, ABBA order), BENCH_RATE (requests/s per side, default 500),
+ * BENCH_PHASE_MS (measured ms per phase, default 10000),
  * BENCH_ROUNDS (default 3), BENCH_WAIT_QUIET_MS (before each phase, wait up to this long for Linux CPU
  * pressure under 20 %; default 60000, 0 when quick), BENCH_SIDECAR_NODE_FLAGS (e.g. --cpu-prof). Writes bench/results/sidecar-latency.json and prints a `BENCH_RESULT {...}`
  * line for bench/run.ts.
  *
  * Every process is its own: the upstream, the meshpress server, the sidecar (its real entry point) and
- * the load generator (this file with `--role=load`, started afresh for each phase). Phases alternate
- * direct / sidecar in an ABBA order so drift in machine load falls on both sides. Latency is measured
- * in the load process from just before a request is issued to the end of its response body.
+ * the load generator (this file with `--role=load`, started afresh for each phase). On a machine shared
+ * with other work, load swings between phases would bias a phase-by-phase comparison; interleaving
+ * puts both sides under the same conditions. Latency is measured in the load process from just before
+ * a request is issued to the end of its response body.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,12 +26,12 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
-import { MeshpressAdmin } from '../client/src/publisher/admin.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
 const SOURCE_FLAGS = ['--conditions=meshpress-source', '--import', 'tsx'];
 const QUICK = process.env.BENCH_QUICK === '1';
+const MODE: 'interleaved' | 'phases' = process.env.BENCH_MODE === 'phases' ? 'phases' : 'interleaved';
 const RATE = Number(process.env.BENCH_RATE ?? (QUICK ? 200 : 500));
 const PHASE_MS = Number(process.env.BENCH_PHASE_MS ?? (QUICK ? 2_000 : 10_000));
 const WARMUP_MS = QUICK ? 500 : 2_000;
@@ -57,27 +61,32 @@ function runUpstream(): void {
 }
 
 interface LoadReport {
-  /** Latencies of the measured window, in microseconds. */
-  readonly samples: number[];
-  readonly errors: number;
-  readonly sent: number;
+  /** Per target: latencies of the measured window, in microseconds. */
+  readonly samples: number[][];
+  readonly errors: number[];
+  readonly sent: number[];
   /** Requests that left more than 1 ms after their scheduled instant (the generator fell behind). */
   readonly late: number;
   readonly cpuMs: number;
 }
 
-/** The load generator: `--role=load <url> <rate> <warmupMs> <measureMs>`, prints one JSON report line. */
+/**
+ * The load generator: `--role=load <url[,url]> <rate per url> <warmupMs> <measureMs>`. With several
+ * URLs, consecutive scheduled requests go to them in turn. Prints one JSON report line.
+ */
 async function runLoad(): Promise<void> {
-  const [url, rateText, warmupText, measureText] = process.argv.slice(3);
-  const rate = Number(rateText);
+  const [urlsText, rateText, warmupText, measureText] = process.argv.slice(3);
+  const urls = urlsText!.split(',');
   const warmupMs = Number(warmupText);
   const measureMs = Number(measureText);
-  const pool = new Pool(url!, { connections: CONNECTIONS, pipelining: 1, keepAliveTimeout: 60_000 });
-  const interval = 1000 / rate;
-  const samples: number[] = [];
-  let errors = 0;
+  const pools = urls.map(
+    (url) => new Pool(url, { connections: CONNECTIONS, pipelining: 1, keepAliveTimeout: 60_000 }),
+  );
+  const interval = 1000 / (Number(rateText) * urls.length);
+  const samples: number[][] = urls.map(() => []);
+  const errors = urls.map(() => 0);
+  const sent = urls.map(() => 0);
   let late = 0;
-  let sent = 0;
   let inFlight = 0;
   const start = performance.now();
   const measureFrom = start + warmupMs;
@@ -89,21 +98,20 @@ async function runLoad(): Promise<void> {
   });
   let stopped = false;
 
-  const fire = (scheduled: number) => {
+  const fire = (scheduled: number, target: number) => {
     const t0 = performance.now();
     const measured = scheduled >= measureFrom;
     if (measured && t0 - scheduled > 1) late++;
-    sent++;
+    sent[target]!++;
     inFlight++;
-    pool
-      .request({ method: 'GET', path: '/hello' })
+    pools[target]!.request({ method: 'GET', path: '/hello' })
       .then(async (res) => {
         await res.body.dump();
         if (res.statusCode !== 200) throw new Error(`status ${res.statusCode}`);
-        if (measured) samples.push((performance.now() - t0) * 1000);
+        if (measured) samples[target]!.push((performance.now() - t0) * 1000);
       })
       .catch(() => {
-        if (measured) errors++;
+        if (measured) errors[target]!++;
       })
       .finally(() => {
         inFlight--;
@@ -122,7 +130,7 @@ async function runLoad(): Promise<void> {
           resolve();
           return;
         }
-        fire(scheduled);
+        fire(scheduled, i % urls.length);
         i++;
       }
       setTimeout(tick, Math.max(0, start + i * interval - performance.now()));
@@ -133,7 +141,7 @@ async function runLoad(): Promise<void> {
   if (inFlight === 0) done();
   await finished;
   const used = process.cpuUsage(cpu);
-  await pool.close();
+  await Promise.all(pools.map((pool) => pool.close()));
   const report: LoadReport = { samples, errors, sent, late, cpuMs: (used.user + used.system) / 1000 };
   process.stdout.write(`${JSON.stringify(report)}\n`);
 }
@@ -186,11 +194,20 @@ function start(
   });
 }
 
-function runLoadPhase(url: string): Promise<LoadReport> {
+function runLoadPhase(urls: readonly string[]): Promise<LoadReport> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', SELF, '--role=load', url, String(RATE), String(WARMUP_MS), String(PHASE_MS)],
+      [
+        '--import',
+        'tsx',
+        SELF,
+        '--role=load',
+        urls.join(','),
+        String(RATE),
+        String(WARMUP_MS),
+        String(PHASE_MS),
+      ],
       { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let out = '';
@@ -288,6 +305,8 @@ async function orchestrate(): Promise<void> {
     procs.push(server.proc);
     const serverUrl = server.match[1]!;
 
+    // Loaded here only: the load generator runs this file too and needs none of the client.
+    const { MeshpressAdmin } = await import('../client/src/publisher/admin.js');
     const admin = new MeshpressAdmin({ baseUrl: serverUrl, principal: 'bench' });
     const topic = 'bench.sidecar.routes';
     await admin.createTopic(topic, { kind: 'mesh.routes.v1' });
@@ -340,53 +359,66 @@ async function orchestrate(): Promise<void> {
     if (adminView.topics.routes.version !== 1)
       throw new Error('the sidecar did not load the routes before listening');
 
-    const directUrl = `http://127.0.0.1:${port}`;
+    const urls = { direct: `http://127.0.0.1:${port}`, sidecar: sidecarUrl } as const;
     log(
-      `sidecar latency: ${RATE} req/s open loop, ${ROUNDS} round(s) of ${PHASE_MS} ms per side (+${WARMUP_MS} ms warm-up), ${cpus().length} cores${QUICK ? ' (quick: figures not comparable)' : ''}`,
+      `sidecar latency: ${MODE}, ${RATE} req/s per side, open loop, ${ROUNDS} round(s) of ${PHASE_MS} ms (+${WARMUP_MS} ms warm-up), ${cpus().length} cores${QUICK ? ' (quick: figures not comparable)' : ''}`,
     );
     const direct: number[] = [];
     const viaSidecar: number[] = [];
     const rounds: Record<string, unknown>[] = [];
     let errors = 0;
     let late = 0;
-    // CPU time per request of the upstream (direct phases) and of the sidecar (its phases), from /proc.
+    // CPU time per request of the sidecar and of the upstream, from /proc.
     const cpu = { upstreamMs: 0, upstreamRequests: 0, sidecarMs: 0, sidecarRequests: 0, known: true };
     let maxPressure = 0;
+    type Side = 'direct' | 'sidecar';
     for (let r = 0; r < ROUNDS; r++) {
-      // ABBA: direct first in even rounds, sidecar first in odd ones.
-      const order: ('direct' | 'sidecar')[] = r % 2 === 0 ? ['direct', 'sidecar'] : ['sidecar', 'direct'];
+      // Interleaved: one phase with both sides. Phases: ABBA, direct first in even rounds.
+      const phases: Side[][] =
+        MODE === 'interleaved'
+          ? [['direct', 'sidecar']]
+          : r % 2 === 0
+            ? [['direct'], ['sidecar']]
+            : [['sidecar'], ['direct']];
       const round: Record<string, unknown> = { round: r + 1 };
-      for (const side of order) {
+      for (const sides of phases) {
         const pressureBefore = await waitQuiet(WAIT_QUIET_MS);
-        const watched = side === 'sidecar' ? sidecar.proc.child.pid : upstream.proc.child.pid;
-        const cpuBefore = processCpuMs(watched);
-        const report = await runLoadPhase(side === 'direct' ? directUrl : sidecarUrl);
-        const cpuAfter = processCpuMs(watched);
-        if (cpuBefore === undefined || cpuAfter === undefined) cpu.known = false;
-        else if (side === 'sidecar') {
-          cpu.sidecarMs += cpuAfter - cpuBefore;
-          cpu.sidecarRequests += report.sent;
-        } else {
-          cpu.upstreamMs += cpuAfter - cpuBefore;
-          cpu.upstreamRequests += report.sent;
-        }
-        (side === 'direct' ? direct : viaSidecar).push(...report.samples);
-        errors += report.errors;
-        late += report.late;
-        const s = summarize(report.samples);
+        const sidecarBefore = processCpuMs(sidecar.proc.child.pid);
+        const upstreamBefore = processCpuMs(upstream.proc.child.pid);
+        const report = await runLoadPhase(sides.map((side) => urls[side]));
+        const sidecarAfter = processCpuMs(sidecar.proc.child.pid);
+        const upstreamAfter = processCpuMs(upstream.proc.child.pid);
         const pressure = { before: pressureBefore, after: machineLoad().cpuPressure10s };
-        round[side] = {
-          p50: round3(s.p50),
-          p99: round3(s.p99),
-          count: s.count,
-          errors: report.errors,
-          late: report.late,
-          cpuPressure: pressure,
-        };
         maxPressure = Math.max(maxPressure, pressure.before ?? 0, pressure.after ?? 0);
-        log(
-          `  round ${r + 1} ${side.padEnd(7)} p50 ${ms(s.p50)}  p99 ${ms(s.p99)}  (${s.count} requests, ${report.errors} errors, ${report.late} sent late; CPU pressure ${pressure.before ?? '?'}% → ${pressure.after ?? '?'}%)`,
-        );
+        if ([sidecarBefore, sidecarAfter, upstreamBefore, upstreamAfter].includes(undefined))
+          cpu.known = false;
+        else {
+          cpu.upstreamMs += upstreamAfter! - upstreamBefore!;
+          cpu.upstreamRequests += report.sent.reduce((a, b) => a + b, 0);
+          const k = sides.indexOf('sidecar');
+          if (k >= 0) {
+            cpu.sidecarMs += sidecarAfter! - sidecarBefore!;
+            cpu.sidecarRequests += report.sent[k]!;
+          }
+        }
+        late += report.late;
+        sides.forEach((side, k) => {
+          const samples = report.samples[k]!;
+          (side === 'direct' ? direct : viaSidecar).push(...samples);
+          errors += report.errors[k]!;
+          const s = summarize(samples);
+          round[side] = {
+            p50: round3(s.p50),
+            p99: round3(s.p99),
+            count: s.count,
+            errors: report.errors[k],
+            cpuPressure: pressure,
+          };
+          log(
+            `  round ${r + 1} ${side.padEnd(7)} p50 ${ms(s.p50)}  p99 ${ms(s.p99)}  (${s.count} requests, ${report.errors[k]} errors; CPU pressure ${pressure.before ?? '?'}% → ${pressure.after ?? '?'}%)`,
+          );
+        });
+        if (report.late > 0) log(`  round ${r + 1}: ${report.late} requests left more than 1 ms late`);
       }
       rounds.push(round);
     }
@@ -477,6 +509,7 @@ async function orchestrate(): Promise<void> {
     ];
     const details = {
       quick: QUICK,
+      mode: MODE,
       rate: RATE,
       phaseMs: PHASE_MS,
       warmupMs: WARMUP_MS,
@@ -495,6 +528,7 @@ async function orchestrate(): Promise<void> {
       waitQuietMs: WAIT_QUIET_MS,
       notes: [
         'latency per request from just before it is issued to the end of its body, in the load process; open loop at a fixed rate',
+        'interleaved mode: one generator process alternates direct and via-sidecar requests (each side at the rate), so both see the same machine at the same moments; the upstream then serves twice the rate',
         'added = percentile via the sidecar minus the same percentile direct (percentiles do not subtract per request; this is the usual comparison)',
         'all processes share the machine: upstream, meshpress server, sidecar, load generator',
       ],
