@@ -270,6 +270,20 @@ describe.concurrent('meshpress CLI against a running server', { timeout: 180_000
       /^meshpress: UNAVAILABLE: GET \/v1\/topics: cannot reach http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)/,
     );
   });
+
+  it('refuses a server URL with credentials without printing them', async () => {
+    const port = await freePort();
+    const [flag, variable] = await Promise.all([
+      cli(['topics', 'list', '--url', `http://ci:s3cret@127.0.0.1:${port}`]),
+      cli(['topics', 'list'], { env: { MESHPRESS_URL: `http://ci:s3cret@127.0.0.1:${port}` } }),
+    ]);
+    for (const result of [flag, variable]) {
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain('--url');
+      expect(result.stderr).toMatch(/user name or password/);
+      expect(result.stdout + result.stderr).not.toContain('s3cret');
+    }
+  });
 });
 
 describe('large payloads through S3', { timeout: 180_000 }, () => {

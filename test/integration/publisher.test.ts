@@ -391,6 +391,27 @@ describe('errors', () => {
     await offline.close();
   });
 
+  it('refuses a base URL with credentials or a query, and names only origin and path in errors', async () => {
+    for (const baseUrl of ['http://ci:s3cret@127.0.0.1:8080', 'http://127.0.0.1:8080/?token=s3cret']) {
+      let error: unknown;
+      try {
+        new MeshpressAdmin({ baseUrl });
+      } catch (e) {
+        error = e;
+      }
+      expect(error, baseUrl).toBeInstanceOf(ValidationError);
+      expect((error as ValidationError).issues.map((i) => i.path)).toEqual(['baseUrl']);
+      expect(JSON.stringify([(error as Error).message, (error as ValidationError).issues])).not.toContain(
+        's3cret',
+      );
+    }
+    const port = await closedPort();
+    const offline = new MeshpressAdmin({ baseUrl: `http://127.0.0.1:${port}/meshpress/`, retries: 0 });
+    const unreachable = await offline.getTopic('pub.x').catch((e: unknown) => e);
+    expect((unreachable as Error).message).toContain(`cannot reach http://127.0.0.1:${port}/meshpress (`);
+    await offline.close();
+  });
+
   it('refuses calls after close, and close is idempotent', async () => {
     const closing = new MeshpressAdmin({ baseUrl: server.httpUrl });
     await closing.close();

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { serverUrlProblem } from '../core/safe-url.js';
 import type { MeshpressAdminOptions } from '../publisher/admin-options.js';
 import { keyValuePairs, parseFlags } from './flag-parsing.js';
 import type { FlagValues } from './option-table.js';
@@ -10,7 +11,10 @@ const callerMessage = '1-128 characters of A-Z a-z 0-9 . _ : @ / -';
 const optionalNumber = (min: number) => z.coerce.number().int().min(min).optional();
 
 const configSchema = z.object({
-  '--url': z.url({ protocol: /^https?$/, message: 'expected an http(s) URL' }),
+  '--url': z.url({ protocol: /^https?$/, message: 'expected an http(s) URL' }).superRefine((url, ctx) => {
+    const problem = serverUrlProblem(url);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  }),
   '--principal': z.string().regex(CALLER, callerMessage).optional(),
   '--caller-app': z.string().regex(CALLER, callerMessage).optional(),
   '--timeout': optionalNumber(1),

@@ -9,7 +9,7 @@ import {
   status,
 } from '@grpc/grpc-js';
 import type { z } from 'zod';
-import { type MeshpressError, UnavailableError, ValidationError } from '../core/errors.js';
+import { type MeshpressError, MisdirectedError, UnavailableError, ValidationError } from '../core/errors.js';
 import type { VersionRecord } from '../core/model.js';
 import { toFieldIssues } from '../core/validation.js';
 import { errorFromWire } from '../core/wire-error.js';
@@ -196,7 +196,11 @@ export class GrpcTransport implements PollTransport {
     return metadata;
   }
 
-  /** The meshpress error the trailers name; transport-level failures move later calls to the next address. */
+  /**
+   * The meshpress error the trailers name. Transport-level failures, and servers that say they cannot
+   * serve the call (MISDIRECTED: an instance of another role; UNAVAILABLE, CLOSED: shutting down), move
+   * later calls to the next address.
+   */
   #failure(error: unknown, what: string, index: number): MeshpressError {
     const service = error as Partial<ServiceError>;
     const code = service.metadata?.get(ERROR_CODE_KEY)[0];
@@ -208,7 +212,10 @@ export class GrpcTransport implements PollTransport {
       } catch {
         details = undefined;
       }
-      return errorFromWire(code, service.details ?? `${what} failed`, details);
+      const reported = errorFromWire(code, service.details ?? `${what} failed`, details);
+      if (reported instanceof MisdirectedError || reported instanceof UnavailableError)
+        this.#next = index + 1;
+      return reported;
     }
     if (error instanceof UnavailableError) return error;
     this.#next = index + 1;

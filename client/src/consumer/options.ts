@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { type Clock, systemClock } from '../core/clock.js';
 import { ValidationError } from '../core/errors.js';
 import { identitySchema } from '../core/names.js';
+import { displayUrl, serverUrlProblem } from '../core/safe-url.js';
 import { parseOrThrow } from '../core/validation.js';
 import type { FallbackCacheReader } from '../fallback/types.js';
 import type { ClientLogger } from './logger.js';
@@ -176,12 +177,15 @@ export function serverTarget(servers: string | readonly string[]): ServerTarget 
 
 function parseAddress(address: string): { kind: 'rest' | 'grpc'; target: string; tls: boolean } {
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(address)?.[1]?.toLowerCase();
+  // Messages show addresses through displayUrl: never a password someone put in one.
   if (scheme === 'http' || scheme === 'https') {
     try {
       new URL(address);
     } catch {
-      throw invalidServers('servers', `'${address}' is not a URL`);
+      throw invalidServers('servers', `'${displayUrl(address)}' is not a URL`);
     }
+    const problem = serverUrlProblem(address);
+    if (problem) throw invalidServers('servers', `'${displayUrl(address)}' ${problem}`);
     return { kind: 'rest', target: address, tls: scheme === 'https' };
   }
   if (scheme === 'grpc' || scheme === 'grpcs')
@@ -190,14 +194,14 @@ function parseAddress(address: string): { kind: 'rest' | 'grpc'; target: string;
       target: hostPort(address.slice(scheme.length + 3), address),
       tls: scheme === 'grpcs',
     };
-  if (scheme !== undefined) throw invalidServers('servers', `unsupported scheme in '${address}'`);
+  if (scheme !== undefined) throw invalidServers('servers', `unsupported scheme in '${displayUrl(address)}'`);
   return { kind: 'grpc', target: hostPort(address, address), tls: false };
 }
 
 function hostPort(text: string, original: string): string {
   const trimmed = text.replace(/\/+$/, '');
   if (!/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(trimmed))
-    throw invalidServers('servers', `'${original}' is not host:port`);
+    throw invalidServers('servers', `'${displayUrl(original)}' is not host:port`);
   return trimmed;
 }
 

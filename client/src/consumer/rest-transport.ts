@@ -1,15 +1,11 @@
 import { z } from 'zod';
-import { UnavailableError, ValidationError } from '../core/errors.js';
+import { decodeErrorResponse } from '../core/error-response.js';
+import { MisdirectedError, UnavailableError, ValidationError } from '../core/errors.js';
 import type { VersionRecord } from '../core/model.js';
+import { displayUrl, serverUrlProblem } from '../core/safe-url.js';
 import { toFieldIssues } from '../core/validation.js';
-import { asTransportError, errorFromWire } from '../core/wire-error.js';
-import {
-  errorView,
-  fromPollUpdateView,
-  fromVersionView,
-  pollUpdateView,
-  versionView,
-} from '../wire/rest-views.js';
+import { asTransportError } from '../core/wire-error.js';
+import { fromPollUpdateView, fromVersionView, pollUpdateView, versionView } from '../wire/rest-views.js';
 import type { CallerHeaders, PollRequest, PollTransport, PollUpdate } from './transport.js';
 
 const pollResponse = z.object({ updates: z.array(pollUpdateView) });
@@ -33,6 +29,12 @@ export class RestTransport implements PollTransport {
 
   constructor(options: RestTransportOptions) {
     if (options.urls.length === 0) throw new RangeError('RestTransport needs at least one URL');
+    const issues = options.urls.flatMap((url, i) => {
+      const problem = serverUrlProblem(url);
+      return problem ? [{ path: `urls.${i}`, message: `'${displayUrl(url)}' ${problem}` }] : [];
+    });
+    if (issues.length > 0)
+      throw new ValidationError(`invalid RestTransport options (${issues[0]!.message})`, issues);
     this.#urls = options.urls.map((url) => url.replace(/\/+$/, ''));
     this.#fetch = options.fetch ?? fetch;
     this.#headers = {};
@@ -89,7 +91,10 @@ export class RestTransport implements PollTransport {
     this.#closed = true;
   }
 
-  /** One request to the current server; a network failure moves later requests to the next URL. */
+  /**
+   * One request to the current server. A network failure, a 5xx, or an answer saying this server cannot
+   * serve it (MISDIRECTED: an instance of another role) moves later requests to the next URL.
+   */
   async #request(what: string, path: string, signal: AbortSignal, init: RequestInit): Promise<Response> {
     if (this.#closed) throw new UnavailableError('REST transport is closed');
     const index = this.#next % this.#urls.length;
@@ -106,33 +111,17 @@ export class RestTransport implements PollTransport {
       throw asTransportError(error, what);
     }
     if (response.ok) return response;
-    if (response.status >= 500) this.#next = index + 1;
-    throw await errorFromResponse(response, what, signal);
+    const text = await response.text().catch(() => '');
+    if (signal.aborted) throw signal.reason;
+    // Not a meshpress answer (a proxy, a server mid-shutdown): the service is not usable right now.
+    const error = decodeErrorResponse(response.status, text, response.headers, {
+      operation: what,
+      foreignAnswers: 'unavailable',
+    });
+    if (response.status >= 500 || error instanceof MisdirectedError || error instanceof UnavailableError)
+      this.#next = index + 1;
+    throw error;
   }
-}
-
-async function errorFromResponse(response: Response, what: string, signal: AbortSignal) {
-  const text = await response.text().catch(() => '');
-  if (signal.aborted) return signal.reason;
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = undefined;
-  }
-  const parsed = errorView.safeParse(body);
-  if (parsed.success) {
-    const { code, message, details } = parsed.data.error;
-    if (code === 'TOO_MANY_REQUESTS' && details === undefined) {
-      const retryAfterS = Number(response.headers.get('retry-after'));
-      return errorFromWire(code, message, {
-        retryAfterMs: Number.isFinite(retryAfterS) ? retryAfterS * 1000 : 1000,
-      });
-    }
-    return errorFromWire(code, message, details);
-  }
-  // Not a meshpress answer (a proxy, a server mid-shutdown): the service is not usable right now.
-  return new UnavailableError(`${what} answered HTTP ${response.status}`);
 }
 
 async function readJson(response: Response, signal: AbortSignal): Promise<unknown> {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { type Clock, systemClock } from '../core/clock.js';
+import { serverUrlProblem } from '../core/safe-url.js';
 import { s3UploadOptionsSchema } from './s3-options.js';
 
 /** Budget of one request attempt, response body included. */
@@ -19,8 +20,14 @@ const CALLER_NAME = /^[A-Za-z0-9._:@/-]{1,128}$/;
 
 export const adminOptionsSchema = z
   .object({
-    /** The service, e.g. `http://meshpress.internal:8080`. */
-    baseUrl: z.url({ protocol: /^https?$/ }).transform((url) => url.replace(/\/+$/, '')),
+    /** The service, e.g. `http://meshpress.internal:8080` (no credentials, query or fragment). */
+    baseUrl: z
+      .url({ protocol: /^https?$/ })
+      .superRefine((url, ctx) => {
+        const problem = serverUrlProblem(url);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .transform((url) => url.replace(/\/+$/, '')),
     /** Who is publishing (recorded as publisher and pin author); sent as `x-meshpress-principal`. */
     principal: z
       .string()

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import type { Clock } from '../core/clock.js';
+import { decodeErrorResponse } from '../core/error-response.js';
 import {
   ClosedError,
   InternalError,
@@ -8,9 +9,9 @@ import {
   TooManyRequestsError,
   UnavailableError,
 } from '../core/errors.js';
+import { displayUrl } from '../core/safe-url.js';
 import { toFieldIssues } from '../core/validation.js';
 import { sleep } from './abortable-sleep.js';
-import { decodeErrorResponse } from './error-decoding.js';
 import { retryDelayMs } from './retry-delay.js';
 
 export type HttpMethod = 'GET' | 'PUT' | 'POST' | 'DELETE';
@@ -191,15 +192,21 @@ export class RestClient {
     } catch (error) {
       if (signal.aborted) {
         if (timeout.aborted && !this.#closing.signal.aborted && !request.signal?.aborted)
-          throw new UnavailableError(`${operation}: no answer from ${this.baseUrl} within ${timeoutMs} ms`, {
-            cause: error,
-          });
+          throw new UnavailableError(
+            `${operation}: no answer from ${displayUrl(this.baseUrl)} within ${timeoutMs} ms`,
+            {
+              cause: error,
+            },
+          );
         throw this.#abortError(signal.reason, request.signal, operation);
       }
       if (error instanceof MeshpressError) throw error;
-      throw new UnavailableError(`${operation}: cannot reach ${this.baseUrl} (${networkReason(error)})`, {
-        cause: error,
-      });
+      throw new UnavailableError(
+        `${operation}: cannot reach ${displayUrl(this.baseUrl)} (${networkReason(error)})`,
+        {
+          cause: error,
+        },
+      );
     }
   }
 

@@ -109,6 +109,27 @@ describe('client options', () => {
     ]);
   });
 
+  it('refuses server addresses carrying credentials (or a query), and never echoes the secret', () => {
+    for (const servers of [
+      'http://svc:s3cret@meshpress:8080',
+      ['http://meshpress-a:8080', 'https://svc:s3cret@meshpress-b:8443/'],
+      'grpc://svc:s3cret@meshpress:9090',
+      'http://meshpress:8080/?token=s3cret',
+    ]) {
+      let error: unknown;
+      try {
+        new MeshpressClient({ identity: IDENTITY, servers });
+      } catch (e) {
+        error = e;
+      }
+      expect(error, JSON.stringify(servers)).toBeInstanceOf(ValidationError);
+      expect((error as ValidationError).issues.map((i) => i.path)).toEqual(['servers']);
+      expect(JSON.stringify([(error as Error).message, (error as ValidationError).issues])).not.toContain(
+        's3cret',
+      );
+    }
+  });
+
   it('picks the transport from the server addresses: gRPC by default, REST for http(s) URLs', () => {
     expect(serverTarget('meshpress:9090')).toEqual({
       kind: 'grpc',

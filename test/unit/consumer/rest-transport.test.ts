@@ -1,4 +1,4 @@
-import { TooManyRequestsError, UnavailableError, ValidationError } from '@meshpress/client';
+import { MisdirectedError, TooManyRequestsError, UnavailableError, ValidationError } from '@meshpress/client';
 import { describe, expect, it } from 'vitest';
 import { RestTransport } from '../../../client/src/consumer/index.js';
 
@@ -81,6 +81,59 @@ describe('RestTransport', () => {
     const invalid = await transport.poll(request).catch((e: unknown) => e);
     expect((invalid as ValidationError).issues).toEqual([{ path: 'topics.0.topic', message: 'bad name' }]);
     await expect(transport.poll(request)).rejects.toBeInstanceOf(UnavailableError);
+  });
+
+  it('a 429 without retry-after waits the default second, not 0 ms; answers that are not meshpress errors are unavailability', async () => {
+    const { fetchImpl } = scriptedFetch([
+      () => json(429, { error: { code: 'TOO_MANY_REQUESTS', message: 'shed' } }),
+      () =>
+        json(429, { error: { code: 'TOO_MANY_REQUESTS', message: 'shed', details: { retryAfterMs: 250 } } }),
+      () => new Response('<html>Not Found</html>', { status: 404, headers: { 'content-type': 'text/html' } }),
+      () => new Response('upstream reset', { status: 500 }),
+    ]);
+    const transport = new RestTransport({ urls: ['http://a:1'], fetch: fetchImpl });
+    const request = { identity: {}, topics: [{ topic: 'a' }], signal: signal() };
+    const bare = (await transport.poll(request).catch((e: unknown) => e)) as TooManyRequestsError;
+    expect(bare).toBeInstanceOf(TooManyRequestsError);
+    expect(bare.retryAfterMs).toBe(1_000);
+    const detailed = (await transport.poll(request).catch((e: unknown) => e)) as TooManyRequestsError;
+    expect(detailed.retryAfterMs).toBe(250);
+    const notFound = await transport.poll(request).catch((e: unknown) => e);
+    expect(notFound).toBeInstanceOf(UnavailableError);
+    expect((notFound as Error).message).toBe('POST /v1/poll answered HTTP 404');
+    await expect(transport.poll(request)).rejects.toBeInstanceOf(UnavailableError);
+  });
+
+  it('moves to the next server after MISDIRECTED (421: an instance of another role)', async () => {
+    const misdirected = {
+      error: { code: 'MISDIRECTED', message: 'this instance does not serve the consume role' },
+    };
+    const { calls, fetchImpl } = scriptedFetch([
+      () => json(421, misdirected),
+      () => new Response(null, { status: 204 }),
+      () => new Response(null, { status: 204 }),
+    ]);
+    const transport = new RestTransport({ urls: ['http://publish:1', 'http://consume:2'], fetch: fetchImpl });
+    const request = { identity: {}, topics: [{ topic: 'a' }], signal: signal() };
+    await expect(transport.poll(request)).rejects.toBeInstanceOf(MisdirectedError);
+    await transport.poll(request);
+    await transport.poll(request);
+    expect(calls.map((c) => new URL(c.url).host)).toEqual(['publish:1', 'consume:2', 'consume:2']);
+  });
+
+  it('refuses server URLs carrying credentials, without printing them', () => {
+    let error: unknown;
+    try {
+      new RestTransport({ urls: ['http://a:1', 'http://svc:s3cret@b:2/base'] });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).issues.map((i) => i.path)).toEqual(['urls.1']);
+    expect(JSON.stringify([(error as Error).message, (error as ValidationError).issues])).not.toMatch(
+      /s3cret|svc/,
+    );
+    expect((error as Error).message).toContain('http://b:2/base');
   });
 
   it('moves to the next server after a network failure or a 5xx', async () => {

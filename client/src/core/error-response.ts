@@ -1,11 +1,6 @@
-import {
-  InternalError,
-  type MeshpressError,
-  TooManyRequestsError,
-  UnavailableError,
-} from '../core/errors.js';
-import { errorFromWire } from '../core/wire-error.js';
 import { errorView } from '../wire/rest-views.js';
+import { InternalError, type MeshpressError, TooManyRequestsError, UnavailableError } from './errors.js';
+import { errorFromWire } from './wire-error.js';
 
 /** What the request was about, to fill in details an error body may lack. */
 export interface ErrorContext {
@@ -13,12 +8,20 @@ export interface ErrorContext {
   readonly version?: number | undefined;
   /** e.g. `GET /v1/topics/x`, for messages about answers that are not meshpress errors. */
   readonly operation: string;
+  /**
+   * How an answer without a meshpress error body (a proxy's page, a wrong base URL) is classified:
+   * `by-status` (default; the publisher API, where a wrong URL is the caller's to fix) or `unavailable`
+   * (the consumer: whatever answered, the service is not usable right now; try the next server later).
+   */
+  readonly foreignAnswers?: 'by-status' | 'unavailable';
 }
 
 /**
  * Turns a non-2xx answer into the MeshpressError subclass the server threw, so callers can
- * `instanceof`-check whatever transport carried it. Answers without a meshpress error body (a proxy's
- * HTML page, a wrong base URL) are classified by status alone.
+ * `instanceof`-check whatever transport carried it (the publisher API and the consumer's REST transport
+ * both use it). Answers without a meshpress error body (a proxy's HTML page, a wrong base URL) are
+ * classified by status alone, or as unavailable (see ErrorContext.foreignAnswers). A 429 carries the
+ * body's retryAfterMs, else the Retry-After header, else 1 s.
  */
 export function decodeErrorResponse(
   status: number,
@@ -27,7 +30,10 @@ export function decodeErrorResponse(
   context: ErrorContext,
 ): MeshpressError {
   const parsed = errorView.safeParse(parseJson(bodyText));
-  if (!parsed.success) return byStatus(status, bodyText, context);
+  if (!parsed.success)
+    return context.foreignAnswers === 'unavailable'
+      ? new UnavailableError(`${context.operation} answered HTTP ${status}`)
+      : byStatus(status, bodyText, context);
   const { code, message, details: rawDetails } = parsed.data.error;
   const details = isRecord(rawDetails) ? rawDetails : {};
   if (code === 'INTERNAL' || !KNOWN_CODES.has(code)) return byStatus(status, `${code}: ${message}`, context);
