@@ -1,6 +1,7 @@
-import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { UnavailableError } from '../core/errors.js';
 import type { S3Location } from '../core/model.js';
+import { S3ClientPool, type S3Credentials } from '../core/s3-client.js';
 
 export interface S3DownloadOptions {
   /** Custom endpoint for every region (MinIO, s3rver, a VPC endpoint); AWS's regional default when absent. */
@@ -8,13 +9,7 @@ export interface S3DownloadOptions {
   /** Path-style addressing (most S3-compatible servers need it). */
   readonly forcePathStyle?: boolean | undefined;
   /** Static credentials; the SDK's default provider chain when absent. */
-  readonly credentials?:
-    | {
-        readonly accessKeyId: string;
-        readonly secretAccessKey: string;
-        readonly sessionToken?: string | undefined;
-      }
-    | undefined;
+  readonly credentials?: Readonly<S3Credentials> | undefined;
   /** SDK attempts per object (1 = no SDK retry: the client moves on to the next region instead). */
   readonly maxAttempts?: number | undefined;
 }
@@ -22,18 +17,22 @@ export interface S3DownloadOptions {
 /** Fetches payload objects straight from S3, one SDK client per region. */
 export class S3Downloader {
   readonly #options: S3DownloadOptions;
-  readonly #clients = new Map<string, S3Client>();
+  readonly #clients: S3ClientPool;
   #closed = false;
 
   constructor(options: S3DownloadOptions = {}) {
     this.#options = options;
+    const { credentials, maxAttempts } = options;
+    this.#clients = new S3ClientPool({ what: 'S3 downloader', credentials, maxAttempts: maxAttempts ?? 1 });
   }
 
   /** The object's bytes; UnavailableError for anything S3 answers other than the object. */
   async get(location: S3Location, signal: AbortSignal): Promise<Uint8Array> {
     if (this.#closed) throw new UnavailableError('S3 downloader is closed');
     try {
-      const response = await this.#client(location.region).send(
+      const { endpoint, forcePathStyle } = this.#options;
+      const client = await this.#clients.client({ region: location.region, endpoint, forcePathStyle });
+      const response = await client.send(
         new GetObjectCommand({ Bucket: location.bucket, Key: location.key }),
         { abortSignal: signal },
       );
@@ -55,27 +54,7 @@ export class S3Downloader {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    for (const client of this.#clients.values()) client.destroy();
-    this.#clients.clear();
-  }
-
-  #client(region: string): S3Client {
-    let client = this.#clients.get(region);
-    if (!client) {
-      const o = this.#options;
-      client = new S3Client({
-        region,
-        ...(o.endpoint ? { endpoint: o.endpoint } : {}),
-        ...(o.forcePathStyle === undefined ? {} : { forcePathStyle: o.forcePathStyle }),
-        ...(o.credentials ? { credentials: o.credentials } : {}),
-        maxAttempts: o.maxAttempts ?? 1,
-        // The client checks sha256 itself; SDK checksums would also break on S3-compatible servers.
-        requestChecksumCalculation: 'WHEN_REQUIRED',
-        responseChecksumValidation: 'WHEN_REQUIRED',
-      });
-      this.#clients.set(region, client);
-    }
-    return client;
+    this.#clients.close();
   }
 }
 

@@ -1,8 +1,9 @@
-import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import { systemClock } from '../core/clock.js';
 import { ClosedError, MeshpressError, UnavailableError } from '../core/errors.js';
 import { type Identity, identitySchema } from '../core/names.js';
+import { S3ClientPool, s3BucketSchema, s3CredentialsSchema } from '../core/s3-client.js';
 import { parseOrThrow } from '../core/validation.js';
 import { FallbackCacheMissingError } from './errors.js';
 import { FallbackIndex } from './fallback-index.js';
@@ -16,32 +17,16 @@ export const DEFAULT_FALLBACK_S3_REQUEST_TIMEOUT_MS = 10_000;
 /** SDK attempts per bucket; a failing region is better skipped for the next one than retried. */
 export const DEFAULT_FALLBACK_S3_MAX_ATTEMPTS = 2;
 
-const bucketSchema = z.object({
-  region: z.string().min(1),
-  bucket: z
-    .string()
-    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'bucket names are 3-63 characters of a-z 0-9 . -'),
-  /** Custom endpoint (MinIO, s3rver, a VPC endpoint); the AWS default for the region when absent. */
-  endpoint: z.url().optional(),
-  forcePathStyle: z.boolean().optional(),
-});
-
 export const s3FallbackCacheReaderOptionsSchema = z
   .object({
     /** Buckets that may hold a copy of the cache (the writer's primary bucket, replicas). */
-    buckets: z.array(bucketSchema).min(1),
+    buckets: z.array(s3BucketSchema).min(1),
     /** The client's own region: its buckets are asked first, the others in the order given. */
     region: z.string().min(1).optional(),
     /** Object key, including the server's S3 key prefix if it has one. */
     key: z.string().min(1).max(1024).default(DEFAULT_FALLBACK_CACHE_KEY),
     /** Static credentials; the SDK's default provider chain when absent. */
-    credentials: z
-      .object({
-        accessKeyId: z.string().min(1),
-        secretAccessKey: z.string().min(1),
-        sessionToken: z.string().min(1).optional(),
-      })
-      .optional(),
+    credentials: s3CredentialsSchema.optional(),
     requestTimeoutMs: z.number().int().positive().default(DEFAULT_FALLBACK_S3_REQUEST_TIMEOUT_MS),
     maxAttempts: z.number().int().min(1).max(10).default(DEFAULT_FALLBACK_S3_MAX_ATTEMPTS),
     ...commonReaderOptions,
@@ -65,7 +50,7 @@ interface SdkError {
 export class S3FallbackCacheReader implements FallbackCacheReader {
   readonly #options: ParsedOptions;
   readonly #buckets: readonly Bucket[];
-  readonly #clients = new Map<string, S3Client>();
+  readonly #clients: S3ClientPool;
   readonly #index: RefreshingIndex;
   /** The bucket and ETag behind the current index. */
   #source: { bucket: Bucket; etag: string } | undefined;
@@ -77,6 +62,13 @@ export class S3FallbackCacheReader implements FallbackCacheReader {
       options,
       'S3FallbackCacheReader options',
     );
+    const { credentials, maxAttempts, requestTimeoutMs } = this.#options;
+    this.#clients = new S3ClientPool({
+      what: 'S3FallbackCacheReader',
+      credentials,
+      maxAttempts,
+      requestTimeoutMs,
+    });
     const own = this.#options.region;
     this.#buckets = [
       ...this.#options.buckets.filter((b) => b.region === own),
@@ -108,8 +100,7 @@ export class S3FallbackCacheReader implements FallbackCacheReader {
     if (this.#closed) return;
     this.#closed = true;
     this.#index.close();
-    for (const client of this.#clients.values()) client.destroy();
-    this.#clients.clear();
+    this.#clients.close();
   }
 
   async #load(signal: AbortSignal): Promise<FallbackIndex | undefined> {
@@ -119,7 +110,8 @@ export class S3FallbackCacheReader implements FallbackCacheReader {
       const where = `s3://${bucket.bucket}/${this.#options.key} (${bucket.region})`;
       const etag = this.#source?.bucket === bucket ? this.#source.etag : undefined;
       try {
-        const response = await this.#client(bucket).send(
+        const client = await this.#clients.client(bucket);
+        const response = await client.send(
           new GetObjectCommand({ Bucket: bucket.bucket, Key: this.#options.key, IfNoneMatch: etag }),
           { abortSignal: signal },
         );
@@ -155,27 +147,5 @@ export class S3FallbackCacheReader implements FallbackCacheReader {
       `no readable fallback cache: ${[...failures.map((f) => f.message), ...missing.map((m) => `missing at ${m}`)].join('; ')}`,
       { cause: new AggregateError(failures) },
     );
-  }
-
-  #client(bucket: Bucket): S3Client {
-    const id = JSON.stringify([bucket.region, bucket.endpoint ?? null, bucket.forcePathStyle ?? null]);
-    let client = this.#clients.get(id);
-    if (!client) {
-      const timeout = this.#options.requestTimeoutMs;
-      client = new S3Client({
-        region: bucket.region,
-        ...(bucket.endpoint === undefined ? {} : { endpoint: bucket.endpoint }),
-        ...(bucket.forcePathStyle === undefined ? {} : { forcePathStyle: bucket.forcePathStyle }),
-        ...(this.#options.credentials === undefined ? {} : { credentials: this.#options.credentials }),
-        maxAttempts: this.#options.maxAttempts,
-        // S3-compatible servers reject the SDK's newer default checksum trailers; the document is
-        // validated (and direct payloads hashed) on decode anyway.
-        requestChecksumCalculation: 'WHEN_REQUIRED',
-        responseChecksumValidation: 'WHEN_REQUIRED',
-        requestHandler: { connectionTimeout: timeout, requestTimeout: timeout, throwOnRequestTimeout: true },
-      });
-      this.#clients.set(id, client);
-    }
-    return client;
   }
 }

@@ -1,22 +1,17 @@
 import { z } from 'zod';
+import {
+  DISTINCT_BUCKETS_MESSAGE,
+  hasDistinctBuckets,
+  s3BucketSchema,
+  s3CredentialsSchema,
+} from '../core/s3-client.js';
 
 /** Budget of one S3 request (connect plus the whole transfer); sized for tens of MiB on a slow link. */
 export const DEFAULT_S3_UPLOAD_TIMEOUT_MS = 120_000;
 /** SDK attempts per S3 request. A PUT of a content-addressed key is idempotent, so retrying is safe. */
 export const DEFAULT_S3_MAX_ATTEMPTS = 3;
 
-export const s3TargetSchema = z
-  .object({
-    region: z.string().min(1).max(64),
-    bucket: z
-      .string()
-      .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'bucket names are 3-63 characters of a-z 0-9 . -'),
-    /** Custom endpoint (MinIO, s3rver, a VPC endpoint); the AWS default for the region when absent. */
-    endpoint: z.url().optional(),
-    /** Path-style addressing, which most S3-compatible servers need. */
-    forcePathStyle: z.boolean().optional(),
-  })
-  .strict();
+export const s3TargetSchema = s3BucketSchema.extend({ region: z.string().min(1).max(64) }).strict();
 
 /**
  * Where the publisher uploads payloads above the inline limit: one bucket per region, every payload
@@ -25,23 +20,9 @@ export const s3TargetSchema = z
  */
 export const s3UploadOptionsSchema = z
   .object({
-    buckets: z
-      .array(s3TargetSchema)
-      .min(1)
-      .max(16)
-      .refine(
-        (buckets) => new Set(buckets.map((b) => `${b.region}/${b.bucket}`)).size === buckets.length,
-        'each region/bucket pair may appear once',
-      ),
+    buckets: z.array(s3TargetSchema).min(1).max(16).refine(hasDistinctBuckets, DISTINCT_BUCKETS_MESSAGE),
     /** Static credentials; the SDK's default provider chain (env, profile, instance role) when absent. */
-    credentials: z
-      .object({
-        accessKeyId: z.string().min(1),
-        secretAccessKey: z.string().min(1),
-        sessionToken: z.string().min(1).optional(),
-      })
-      // Not strict: SDK credential objects carry bookkeeping fields ($source) of their own.
-      .optional(),
+    credentials: s3CredentialsSchema.optional(),
     /** Key prefix inside every bucket, e.g. `meshpress/prod`; a trailing `/` is implied. */
     prefix: z
       .string()

@@ -1,7 +1,7 @@
-import type { S3Client } from '@aws-sdk/client-s3';
 import type { Clock } from '../core/clock.js';
 import { ClosedError, IntegrityError, MeshpressError, UnavailableError } from '../core/errors.js';
 import type { S3Location } from '../core/model.js';
+import { bucketSettingsFor, loadS3Sdk, S3ClientPool } from '../core/s3-client.js';
 import { sha256Hex } from '../core/sha256.js';
 import { sleep } from './abortable-sleep.js';
 import { countingNodeStream } from './progress.js';
@@ -13,15 +13,6 @@ export function blobKey(prefix: string, sha256: string): string {
   return `${prefix}blobs/${sha256}`;
 }
 
-type S3Sdk = typeof import('@aws-sdk/client-s3');
-let sdkLoading: Promise<S3Sdk> | undefined;
-
-/** The SDK is loaded on first use: it takes longer to import than the rest of the client together. */
-function loadSdk(): Promise<S3Sdk> {
-  sdkLoading ??= import('@aws-sdk/client-s3');
-  return sdkLoading;
-}
-
 /**
  * Copies payloads to every configured regional bucket and reads `s3` pointers back. Keys are
  * content-addressed, so an object already present with the right size is the same bytes and is not
@@ -31,13 +22,21 @@ export class S3Transfer {
   readonly #options: ParsedS3UploadOptions;
   readonly #clock: Clock;
   readonly #random: () => number;
-  readonly #clients = new Map<string, S3Client>();
+  readonly #clients: S3ClientPool;
   readonly #closing = new AbortController();
 
   constructor(options: ParsedS3UploadOptions, clock: Clock, random: () => number) {
     this.#options = options;
     this.#clock = clock;
     this.#random = random;
+    // Attempts are counted here, not by the SDK: it cannot replay an upload stream it consumed.
+    const { credentials, requestTimeoutMs } = options;
+    this.#clients = new S3ClientPool({
+      what: 'MeshpressAdmin',
+      credentials,
+      maxAttempts: 1,
+      requestTimeoutMs,
+    });
   }
 
   /** Uploads `data` to every bucket (concurrently); fails unless every copy landed. */
@@ -112,8 +111,9 @@ export class S3Transfer {
   }
 
   async #get(location: S3Location, abortSignal: AbortSignal): Promise<Uint8Array> {
-    const sdk = await loadSdk();
-    const response = await this.#client(location, sdk).send(
+    const sdk = await loadS3Sdk();
+    const client = await this.#client(location);
+    const response = await client.send(
       new sdk.GetObjectCommand({ Bucket: location.bucket, Key: location.key }),
       { abortSignal },
     );
@@ -124,8 +124,7 @@ export class S3Transfer {
   close(): void {
     if (this.#closing.signal.aborted) return;
     this.#closing.abort(new ClosedError('MeshpressAdmin'));
-    for (const client of this.#clients.values()) client.destroy();
-    this.#clients.clear();
+    this.#clients.close();
   }
 
   async #uploadOne(
@@ -136,8 +135,8 @@ export class S3Transfer {
     signal: AbortSignal | undefined,
   ): Promise<void> {
     const location = { region: target.region, bucket: target.bucket, key };
-    const sdk = await loadSdk();
-    const client = this.#client(location, sdk);
+    const sdk = await loadS3Sdk();
+    const client = await this.#client(location);
     const abortSignal = this.#signal(signal);
     try {
       const head = await client.send(new sdk.HeadObjectCommand({ Bucket: target.bucket, Key: key }), {
@@ -183,37 +182,9 @@ export class S3Transfer {
     }
   }
 
-  /**
-   * A client for the location's region, with the endpoint settings of the configured bucket it names; a
-   * pointer published by someone else may name a bucket not configured here, read with the settings of
-   * the same region, else of the first bucket.
-   */
-  #client(location: S3Location, sdk: S3Sdk): S3Client {
-    const buckets = this.#options.buckets;
-    const settings =
-      buckets.find((b) => b.bucket === location.bucket && b.region === location.region) ??
-      buckets.find((b) => b.region === location.region) ??
-      buckets[0]!;
-    const id = JSON.stringify([location.region, settings.endpoint ?? null, settings.forcePathStyle ?? null]);
-    let client = this.#clients.get(id);
-    if (!client) {
-      const timeout = this.#options.requestTimeoutMs;
-      client = new sdk.S3Client({
-        region: location.region,
-        ...(settings.endpoint === undefined ? {} : { endpoint: settings.endpoint }),
-        ...(settings.forcePathStyle === undefined ? {} : { forcePathStyle: settings.forcePathStyle }),
-        ...(this.#options.credentials === undefined ? {} : { credentials: this.#options.credentials }),
-        // Attempts are counted here, not by the SDK: it cannot replay an upload stream it consumed.
-        maxAttempts: 1,
-        // Checksums only where S3 demands them: S3-compatible servers (s3rver, older MinIO) reject the
-        // newer default trailers, and every payload is verified by its sha256 anyway.
-        requestChecksumCalculation: 'WHEN_REQUIRED',
-        responseChecksumValidation: 'WHEN_REQUIRED',
-        requestHandler: { connectionTimeout: timeout, requestTimeout: timeout, throwOnRequestTimeout: true },
-      });
-      this.#clients.set(id, client);
-    }
-    return client;
+  /** A client for the location's region, with the endpoint settings of the bucket it names (see bucketSettingsFor). */
+  #client(location: S3Location) {
+    return this.#clients.client(bucketSettingsFor(this.#options.buckets, location));
   }
 
   #signal(signal: AbortSignal | undefined): AbortSignal {

@@ -3,14 +3,16 @@ import {
   GetObjectCommand,
   HeadObjectCommand,
   PutObjectCommand,
-  S3Client,
+  type S3Client,
 } from '@aws-sdk/client-s3';
 import {
+  bucketSettingsFor,
   ClosedError,
   type DataPointer,
   IntegrityError,
   type MeshpressError,
   parseOrThrow,
+  S3ClientPool,
   type S3Location,
   UnavailableError,
   ValidationError,
@@ -44,12 +46,14 @@ export {
  */
 export class S3BlobStore implements BlobStore {
   readonly #options: ParsedS3BlobStoreOptions;
-  readonly #clients = new Map<string, S3Client>();
+  readonly #clients: S3ClientPool;
   readonly #abort = new AbortController();
   #closed = false;
 
   constructor(options: S3BlobStoreOptions) {
     this.#options = parseOrThrow(s3BlobStoreOptionsSchema, options, 'S3BlobStore options');
+    const { credentials, maxAttempts, requestTimeoutMs } = this.#options;
+    this.#clients = new S3ClientPool({ what: 'S3BlobStore', credentials, maxAttempts, requestTimeoutMs });
   }
 
   async putPayload(data: Uint8Array, sha256: string): Promise<DataPointer> {
@@ -108,7 +112,7 @@ export class S3BlobStore implements BlobStore {
     await settleAll(
       locations.map(async (location) => {
         try {
-          await this.#clientFor(location).send(
+          await (await this.#clientFor(location)).send(
             new DeleteObjectCommand({ Bucket: location.bucket, Key: location.key }),
             { abortSignal: this.#abort.signal },
           );
@@ -125,7 +129,7 @@ export class S3BlobStore implements BlobStore {
     this.#assertOpen();
     const location = this.#objectLocation(this.#options.buckets[0]!, key);
     try {
-      await this.#clientFor(location).send(
+      await (await this.#clientFor(location)).send(
         new PutObjectCommand({
           Bucket: location.bucket,
           Key: location.key,
@@ -163,13 +167,12 @@ export class S3BlobStore implements BlobStore {
     if (this.#closed) return;
     this.#closed = true;
     this.#abort.abort(new ClosedError('S3BlobStore'));
-    for (const client of this.#clients.values()) client.destroy();
-    this.#clients.clear();
+    this.#clients.close();
   }
 
   /** Content addressing makes an object of the right size the same bytes, so the upload can be skipped. */
   async #ensureUploaded(location: S3Location, data: Uint8Array): Promise<void> {
-    const client = this.#clientFor(location);
+    const client = await this.#clientFor(location);
     try {
       const head = await client.send(new HeadObjectCommand({ Bucket: location.bucket, Key: location.key }), {
         abortSignal: this.#abort.signal,
@@ -198,7 +201,7 @@ export class S3BlobStore implements BlobStore {
   /** The object's bytes, or undefined when the bucket says the key does not exist. */
   async #download(location: S3Location): Promise<Uint8Array | undefined> {
     try {
-      const response = await this.#clientFor(location).send(
+      const response = await (await this.#clientFor(location)).send(
         new GetObjectCommand({ Bucket: location.bucket, Key: location.key }),
         { abortSignal: this.#abort.signal },
       );
@@ -224,29 +227,8 @@ export class S3BlobStore implements BlobStore {
    * with the settings of a configured bucket in the same region, else of the primary. Such a bucket is
    * only ever read: deletePayload refuses it.
    */
-  #clientFor(location: S3Location): S3Client {
-    const buckets = this.#options.buckets;
-    const settings =
-      this.#configured(location) ?? buckets.find((b) => b.region === location.region) ?? buckets[0]!;
-    const id = JSON.stringify([location.region, settings.endpoint ?? null, settings.forcePathStyle ?? null]);
-    let client = this.#clients.get(id);
-    if (!client) {
-      const timeout = this.#options.requestTimeoutMs;
-      client = new S3Client({
-        region: location.region,
-        ...(settings.endpoint === undefined ? {} : { endpoint: settings.endpoint }),
-        ...(settings.forcePathStyle === undefined ? {} : { forcePathStyle: settings.forcePathStyle }),
-        ...(this.#options.credentials === undefined ? {} : { credentials: this.#options.credentials }),
-        maxAttempts: this.#options.maxAttempts,
-        // Checksums only where S3 demands them: S3-compatible servers (s3rver, older MinIO) reject the
-        // newer default trailers, and getPayload verifies the sha256 of every download anyway.
-        requestChecksumCalculation: 'WHEN_REQUIRED',
-        responseChecksumValidation: 'WHEN_REQUIRED',
-        requestHandler: { connectionTimeout: timeout, requestTimeout: timeout, throwOnRequestTimeout: true },
-      });
-      this.#clients.set(id, client);
-    }
-    return client;
+  #clientFor(location: S3Location): Promise<S3Client> {
+    return this.#clients.client(bucketSettingsFor(this.#options.buckets, location));
   }
 
   #fail(error: unknown, what: string): MeshpressError {
