@@ -128,20 +128,7 @@ export class S3BlobStore implements BlobStore {
   async putObject(key: string, data: Uint8Array): Promise<void> {
     this.#assertOpen();
     const location = this.#objectLocation(this.#options.buckets[0]!, key);
-    try {
-      await (await this.#clientFor(location)).send(
-        new PutObjectCommand({
-          Bucket: location.bucket,
-          Key: location.key,
-          Body: data,
-          ContentLength: data.byteLength,
-          ContentType: 'application/octet-stream',
-        }),
-        { abortSignal: this.#abort.signal },
-      );
-    } catch (error) {
-      throw this.#fail(error, `PutObject ${describe(location)}`);
-    }
+    await this.#upload(location, data);
   }
 
   /**
@@ -182,8 +169,12 @@ export class S3BlobStore implements BlobStore {
       if (this.#closed) throw new ClosedError('S3BlobStore');
       // Not found, or no permission to look: the upload below decides.
     }
+    await this.#upload(location, data);
+  }
+
+  async #upload(location: S3Location, data: Uint8Array): Promise<void> {
     try {
-      await client.send(
+      await (await this.#clientFor(location)).send(
         new PutObjectCommand({
           Bucket: location.bucket,
           Key: location.key,
