@@ -10,7 +10,7 @@
  * sidecar in separate phases, ABBA order), BENCH_RATE (requests/s per side, default 500),
  * BENCH_PHASE_MS (measured ms per phase, default 10000),
  * BENCH_ROUNDS (default 3), BENCH_WAIT_QUIET_MS (before each phase, wait up to this long for Linux CPU
- * pressure under 20 %; default 60000, 0 when quick), BENCH_SIDECAR_NODE_FLAGS (e.g. --cpu-prof). Writes bench/results/sidecar-latency.json and prints a `BENCH_RESULT {...}`
+ * pressure under 20 %; default 30000, 0 when quick), BENCH_SIDECAR_NODE_FLAGS (e.g. --cpu-prof). Writes bench/results/sidecar-latency.json and prints a `BENCH_RESULT {...}`
  * line for bench/run.ts.
  *
  * Every process is its own: the upstream, the meshpress server, the sidecar (its real entry point) and
@@ -38,7 +38,7 @@ const WARMUP_MS = QUICK ? 500 : 2_000;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (QUICK ? 1 : 3));
 const GOAL_ADDED_P99_MS = 1;
 /** Before each phase, wait up to this long for the machine's CPU pressure to drop below QUIET_PRESSURE. */
-const WAIT_QUIET_MS = Number(process.env.BENCH_WAIT_QUIET_MS ?? (QUICK ? 0 : 60_000));
+const WAIT_QUIET_MS = Number(process.env.BENCH_WAIT_QUIET_MS ?? (QUICK ? 0 : 30_000));
 /** Linux PSI "some avg10" (% of time a runnable task waited for a CPU) under which the machine is quiet. */
 const QUIET_PRESSURE = 20;
 /** Generous for a loopback hello world; the generator never holds more than this many connections. */

@@ -1,4 +1,5 @@
 import type { MeshConnectionPool } from '../mesh/index.js';
+import type { Cancellation } from './cancellation.js';
 import type { OverflowLimit } from './errors.js';
 
 /** The answer to "may this attempt go upstream now?". */
@@ -41,12 +42,11 @@ export class Waiter {
   }
 
   /** Waits until granted, or cancels itself when `signal` aborts first. */
-  wait(signal: AbortSignal): Promise<boolean> {
+  wait(signal: Cancellation): Promise<boolean> {
     if (signal.aborted) this.cancel();
     if (this.#settled) return this.granted;
-    const onAbort = () => this.cancel();
-    signal.addEventListener('abort', onAbort, { once: true });
-    return this.granted.finally(() => signal.removeEventListener('abort', onAbort));
+    const remove = signal.onAbort(() => this.cancel());
+    return this.granted.finally(remove);
   }
 }
 

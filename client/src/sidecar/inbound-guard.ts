@@ -1,6 +1,7 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { Pool } from 'undici';
 import { EMPTY_POLICY_SNAPSHOT, type PolicySnapshot } from '../mesh/index.js';
+import { Cancellation } from './cancellation.js';
 import { forbidden, rejection } from './errors.js';
 import {
   APP_HEADER,
@@ -112,7 +113,7 @@ export class InboundGuard {
     }
     this.#stats.inbound.allowed++;
 
-    const caller = new AbortController();
+    const caller = new Cancellation();
     res.once('close', () => {
       if (!res.writableFinished) caller.abort();
     });
@@ -122,7 +123,7 @@ export class InboundGuard {
         path,
         headers: forwardedRequestHeaders(req.rawHeaders, headerValue(req.headers, 'connection'), false),
         body: hasBody(req) ? req : null,
-        signal: caller.signal,
+        signal: caller,
       });
       const out = forwardedResponseHeaders(response.headers);
       Object.assign(out, extra);
@@ -133,7 +134,7 @@ export class InboundGuard {
       res.writeHead(response.statusCode, out);
       streamBody(response.body, res, noop);
     } catch (error) {
-      if (caller.signal.aborted) return;
+      if (caller.aborted) return;
       this.#stats.inbound.upstreamErrors++;
       const failure = classifyUpstreamError(error);
       res.shouldKeepAlive = false;

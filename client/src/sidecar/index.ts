@@ -1,4 +1,5 @@
 export { adminView, healthView } from './admin.js';
+export { Cancellation } from './cancellation.js';
 export { type Admission, NodeCircuit, Waiter } from './circuit-breaker.js';
 export {
   clientServers,

@@ -1,5 +1,6 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { HeaderLookup } from '../mesh/index.js';
+import { Cancellation } from './cancellation.js';
 import { type Rejection, rejection } from './errors.js';
 import {
   ATTEMPTS_HEADER,
@@ -70,7 +71,7 @@ export async function handleOutbound(
     return;
   }
 
-  const caller = new AbortController();
+  const caller = new Cancellation();
   res.once('close', () => {
     if (!res.writableFinished) caller.abort(CANCELLED);
   });

@@ -7,6 +7,7 @@ import {
   type RoutesSnapshot,
   type RouteTarget,
 } from '../mesh/index.js';
+import type { Cancellation } from './cancellation.js';
 import {
   NO_ROUTES,
   noHealthyUpstream,
@@ -131,7 +132,7 @@ export class OutboundProxy {
   execute(
     plan: Extract<OutboundPlan, { kind: 'forward' }>,
     request: OutboundRequest,
-    controller: AbortController,
+    controller: Cancellation,
   ): Promise<RetryOutcome<UpstreamResponse>> {
     const { decision, target } = plan;
     const routeCounters = this.#o.stats.route(decision.route);
@@ -155,7 +156,7 @@ export class OutboundProxy {
     counters: TargetCounters,
     request: OutboundRequest,
     attempt: number,
-    signal: AbortSignal,
+    signal: Cancellation,
   ): Promise<AttemptResult<UpstreamResponse>> {
     const runtime = this.#o.nodes.get(node.name);
     const admission = runtime.circuit.acquire(node.connectionPool);

@@ -1,6 +1,7 @@
 import { createBackoff } from '../consumer/backoff.js';
 import type { Clock } from '../core/clock.js';
 import type { MeshRetryPolicy } from '../mesh/index.js';
+import { Cancellation } from './cancellation.js';
 import type { Rejection } from './errors.js';
 import { type AttemptFailure, isRetriableFailure, isRetriableStatus } from './retry-policy.js';
 
@@ -30,7 +31,7 @@ export type RetryOutcome<R> =
       readonly response: R;
       readonly attempts: number;
       /** The attempt's signal: aborted if a timeout fires (or the caller leaves) while the body streams. */
-      readonly signal: AbortSignal;
+      readonly signal: Cancellation;
       /** Call once the response body is done: disarms the timers still covering it. */
       readonly settle: () => void;
     }
@@ -54,12 +55,12 @@ export interface RetryParams<R> {
   /** Undefined: one attempt, bounded by `timeoutMs` only. */
   readonly policy: MeshRetryPolicy | undefined;
   /**
-   * The request's controller, shared to save an allocation per request: the caller aborts it (with
+   * The request's cancellation, shared to save an allocation per request: the caller aborts it (with
    * CANCELLED, or any reason) when the downstream goes away; the runner aborts it with ROUTE_TIMEOUT.
    */
-  readonly controller: AbortController;
+  readonly controller: Cancellation;
   /** Runs attempt `attempt` (1-based); must give up when `signal` aborts. */
-  readonly attempt: (attempt: number, signal: AbortSignal) => Promise<AttemptResult<R>>;
+  readonly attempt: (attempt: number, signal: Cancellation) => Promise<AttemptResult<R>>;
   /** Throws away a response that will not be used (its body must be released). */
   readonly discard: (response: R) => void;
   /** Called before each retry (for counters). */
@@ -77,7 +78,7 @@ const ABORTED = Symbol('aborted');
 export async function runWithRetries<R>(p: RetryParams<R>): Promise<RetryOutcome<R>> {
   const { clock, policy } = p;
   const overall = p.controller;
-  if (overall.signal.aborted) return { kind: endedBy(overall.signal)!, attempts: 0 };
+  if (overall.aborted) return { kind: endedBy(overall)!, attempts: 0 };
   const deadline = clock.now() + p.timeoutMs;
   const routeTimer = clock.setTimeout(() => overall.abort(ROUTE_TIMEOUT), p.timeoutMs);
   const finish = () => clock.clearTimeout(routeTimer);
@@ -91,7 +92,7 @@ export async function runWithRetries<R>(p: RetryParams<R>): Promise<RetryOutcome
     : undefined;
 
   for (let attempts = 1; ; attempts++) {
-    const ended = endedBy(overall.signal);
+    const ended = endedBy(overall);
     if (ended) {
       finish();
       return { kind: ended, attempts: attempts - 1 };
@@ -104,31 +105,30 @@ export async function runWithRetries<R>(p: RetryParams<R>): Promise<RetryOutcome
     let tryCtl = overall;
     let release = noop;
     if (perTry !== undefined) {
-      const own = new AbortController();
-      const forward = () => own.abort(overall.signal.reason);
-      overall.signal.addEventListener('abort', forward, { once: true });
+      const own = new Cancellation();
+      const unforward = overall.onAbort(() => own.abort(overall.reason));
       const tryTimer = clock.setTimeout(() => own.abort(PER_TRY_TIMEOUT), perTry);
       tryCtl = own;
       release = () => {
         clock.clearTimeout(tryTimer);
-        overall.signal.removeEventListener('abort', forward);
+        unforward();
       };
     }
 
-    const result = await raceAbort(p.attempt(attempts, tryCtl.signal), tryCtl.signal, p.discard);
+    const result = await raceAbort(p.attempt(attempts, tryCtl), tryCtl, p.discard);
 
-    if (result === ABORTED || (result.kind === 'failure' && tryCtl.signal.aborted)) {
+    if (result === ABORTED || (result.kind === 'failure' && tryCtl.aborted)) {
       release();
-      if (tryCtl.signal.reason !== PER_TRY_TIMEOUT) {
+      if (tryCtl.reason !== PER_TRY_TIMEOUT) {
         finish();
-        return { kind: endedBy(tryCtl.signal)!, attempts };
+        return { kind: endedBy(tryCtl)!, attempts };
       }
       // The per-try timeout ended this attempt.
       if (attempts < maxAttempts && isRetriableFailure('timeout', policy!.retryOn)) {
         p.onRetry?.(attempts, 'timeout');
-        if (await pause(backoff!(attempts - 1), overall.signal, clock)) continue;
+        if (await pause(backoff!(attempts - 1), overall, clock)) continue;
         finish();
-        return { kind: endedBy(overall.signal) ?? 'timeout', attempts };
+        return { kind: endedBy(overall) ?? 'timeout', attempts };
       }
       finish();
       return { kind: 'failure', failure: 'timeout', attempts };
@@ -145,9 +145,9 @@ export async function runWithRetries<R>(p: RetryParams<R>): Promise<RetryOutcome
         p.discard(result.response);
         release();
         p.onRetry?.(attempts, result.status);
-        if (await pause(backoff!(attempts - 1), overall.signal, clock)) continue;
+        if (await pause(backoff!(attempts - 1), overall, clock)) continue;
         finish();
-        return { kind: endedBy(overall.signal) ?? 'timeout', attempts };
+        return { kind: endedBy(overall) ?? 'timeout', attempts };
       }
       let settled = false;
       return {
@@ -155,7 +155,7 @@ export async function runWithRetries<R>(p: RetryParams<R>): Promise<RetryOutcome
         status: result.status,
         response: result.response,
         attempts,
-        signal: tryCtl.signal,
+        signal: tryCtl,
         settle: () => {
           if (settled) return;
           settled = true;
@@ -168,9 +168,9 @@ export async function runWithRetries<R>(p: RetryParams<R>): Promise<RetryOutcome
     release();
     if (attempts < maxAttempts && isRetriableFailure(result.failure, policy!.retryOn)) {
       p.onRetry?.(attempts, result.failure);
-      if (await pause(backoff!(attempts - 1), overall.signal, clock)) continue;
+      if (await pause(backoff!(attempts - 1), overall, clock)) continue;
       finish();
-      return { kind: endedBy(overall.signal) ?? 'timeout', attempts };
+      return { kind: endedBy(overall) ?? 'timeout', attempts };
     }
     finish();
     return result.error === undefined
@@ -182,7 +182,7 @@ export async function runWithRetries<R>(p: RetryParams<R>): Promise<RetryOutcome
 const noop = () => undefined;
 
 /** Whether, and why, the whole request ended: only the route timeout is a timeout, anything else the caller. */
-function endedBy(signal: AbortSignal): 'timeout' | 'cancelled' | undefined {
+function endedBy(signal: Cancellation): 'timeout' | 'cancelled' | undefined {
   if (!signal.aborted) return undefined;
   return signal.reason === ROUTE_TIMEOUT ? 'timeout' : 'cancelled';
 }
@@ -193,18 +193,16 @@ function endedBy(signal: AbortSignal): 'timeout' | 'cancelled' | undefined {
  */
 function raceAbort<R>(
   work: Promise<AttemptResult<R>>,
-  signal: AbortSignal,
+  signal: Cancellation,
   discard: (response: R) => void,
 ): Promise<AttemptResult<R> | typeof ABORTED> {
   return new Promise((resolve) => {
     let done = false;
-    const onAbort = () => {
+    const remove = signal.onAbort(() => {
       if (done) return;
       done = true;
       resolve(ABORTED);
-    };
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
+    });
     work.then(
       (result) => {
         if (done) {
@@ -212,13 +210,13 @@ function raceAbort<R>(
           return;
         }
         done = true;
-        signal.removeEventListener('abort', onAbort);
+        remove();
         resolve(result);
       },
       (error: unknown) => {
         if (done) return;
         done = true;
-        signal.removeEventListener('abort', onAbort);
+        remove();
         resolve({ kind: 'failure', failure: 'reset', error });
       },
     );
@@ -226,18 +224,17 @@ function raceAbort<R>(
 }
 
 /** Waits `ms` on the clock; false when `signal` aborts first. */
-function pause(ms: number, signal: AbortSignal, clock: Clock): Promise<boolean> {
+function pause(ms: number, signal: Cancellation, clock: Clock): Promise<boolean> {
   if (signal.aborted) return Promise.resolve(false);
   if (ms <= 0) return Promise.resolve(true);
   return new Promise((resolve) => {
     const timer = clock.setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
+      remove();
       resolve(true);
     }, ms);
-    const onAbort = () => {
+    const remove = signal.onAbort(() => {
       clock.clearTimeout(timer);
       resolve(false);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
+    });
   });
 }

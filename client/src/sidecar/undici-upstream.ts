@@ -1,5 +1,6 @@
 import { Pool } from 'undici';
 import type { MeshEndpoint } from '../mesh/index.js';
+import type { Cancellation } from './cancellation.js';
 import { endpointOrigin } from './outlier-detector.js';
 import type { Upstream, UpstreamRequest, UpstreamResponse } from './upstream.js';
 
@@ -41,7 +42,7 @@ export class UndiciUpstream implements Upstream {
     endpoint: MeshEndpoint,
     maxConnections: number,
     request: UpstreamRequest,
-    signal: AbortSignal,
+    signal: Cancellation,
   ): Promise<UpstreamResponse> {
     const entry = this.#acquire(endpoint, maxConnections);
     try {

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { MeshEndpoint } from '../mesh/index.js';
+import type { Cancellation } from './cancellation.js';
 
 /** One attempt's request, ready to send: the body is buffered so that it can be sent again on retry. */
 export interface UpstreamRequest {
@@ -22,14 +23,14 @@ export interface UpstreamResponse {
 /**
  * The seam between the proxy's decisions and the wire. `send` resolves at response headers and rejects
  * when no response came (connect failure, reset, abort via `signal`); aborting after the headers
- * destroys the body. The real implementation pools connections per endpoint (UndiciUpstream).
+ * destroys the body. undici takes the Cancellation as its request signal. The real implementation pools connections per endpoint (UndiciUpstream).
  */
 export interface Upstream {
   send(
     endpoint: MeshEndpoint,
     maxConnections: number,
     request: UpstreamRequest,
-    signal: AbortSignal,
+    signal: Cancellation,
   ): Promise<UpstreamResponse>;
   /** Keeps pools only for these endpoints (and those still in use). Called on every routes swap. */
   retain(endpoints: Iterable<{ endpoint: MeshEndpoint; maxConnections: number }>): void;

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { Cancellation } from '../../../client/src/sidecar/cancellation.js';
 import { NodeCircuit } from '../../../client/src/sidecar/circuit-breaker.js';
 
 const limits = (maxConnections: number, maxPendingRequests: number, maxRequests: number) => ({
@@ -54,8 +55,8 @@ describe('NodeCircuit (per virtual node circuit breaking)', () => {
     circuit.acquire(l);
     const queued = circuit.acquire(l);
     if (queued.kind !== 'queued') throw new Error('expected queued');
-    const abort = new AbortController();
-    const granted = queued.waiter.wait(abort.signal);
+    const abort = new Cancellation();
+    const granted = queued.waiter.wait(abort);
     expect(circuit.acquire(l).kind).toBe('overflow');
     abort.abort();
     expect(await granted).toBe(false);

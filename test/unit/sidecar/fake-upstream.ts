@@ -1,11 +1,12 @@
 import { Readable } from 'node:stream';
 import type { MeshEndpoint } from '../../../client/src/mesh/index.js';
+import type { Cancellation } from '../../../client/src/sidecar/cancellation.js';
 import type { Upstream, UpstreamRequest, UpstreamResponse } from '../../../client/src/sidecar/upstream.js';
 
 export interface UpstreamCall {
   readonly host: string;
   readonly request: UpstreamRequest;
-  readonly signal: AbortSignal;
+  readonly signal: Cancellation;
   /** Header value from the flat list. */
   header(name: string): string | undefined;
 }
@@ -25,7 +26,7 @@ export class ScriptedUpstream implements Upstream {
     endpoint: MeshEndpoint,
     _max: number,
     request: UpstreamRequest,
-    signal: AbortSignal,
+    signal: Cancellation,
   ): Promise<UpstreamResponse> {
     const call: UpstreamCall = {
       host: endpoint.host,
@@ -57,9 +58,9 @@ export function reply(status: number, text: string): Promise<UpstreamResponse> {
 }
 
 /** Never answers; rejects with the abort reason like undici does. */
-export function hang(signal: AbortSignal): Promise<UpstreamResponse> {
+export function hang(signal: Cancellation): Promise<UpstreamResponse> {
   return new Promise((_, reject) => {
-    signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+    signal.onAbort(() => reject(signal.reason));
   });
 }
 

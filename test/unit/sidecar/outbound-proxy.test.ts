@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../client/src/core/clock.js';
 import { compileMeshPayload, NO_HEADERS, type RoutesSnapshot } from '../../../client/src/mesh/index.js';
+import { Cancellation } from '../../../client/src/sidecar/cancellation.js';
 import { NodeRegistry } from '../../../client/src/sidecar/node-registry.js';
 import { type OutboundPlan, OutboundProxy } from '../../../client/src/sidecar/outbound-proxy.js';
 import { SidecarStats } from '../../../client/src/sidecar/stats.js';
@@ -55,7 +56,7 @@ function setup(answer: (call: UpstreamCall) => Promise<UpstreamResponse>) {
     headers: ['x-meshpress-app', 'forged', 'accept', '*/*'],
     body: undefined,
   };
-  const run = (plan: OutboundPlan, controller = new AbortController()) => {
+  const run = (plan: OutboundPlan, controller = new Cancellation()) => {
     if (plan.kind !== 'forward') throw new Error(`expected a forward plan, got ${plan.kind}`);
     return proxy.execute(plan, { ...request, headers: request.headers.filter((_, i) => i >= 2) }, controller);
   };
@@ -263,7 +264,7 @@ describe('OutboundProxy: circuit breaking and outlier ejection', () => {
       { version: 1 },
     );
     for (let i = 0; i < 3; i++) {
-      const caller = new AbortController();
+      const caller = new Cancellation();
       const pending = t.run(t.proxy.plan('GET', '/', NO_HEADERS), caller);
       await t.flush();
       caller.abort();

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../client/src/core/clock.js';
 import type { MeshRetryEvent, MeshRetryPolicy } from '../../../client/src/mesh/index.js';
+import { Cancellation } from '../../../client/src/sidecar/cancellation.js';
 import {
   classifyUpstreamError,
   isRetriableFailure,
@@ -59,7 +60,7 @@ describe('retry-on conditions (Envoy semantics)', () => {
 /** An attempt the test settles by hand, watching its signal. */
 interface Pending {
   readonly n: number;
-  readonly signal: AbortSignal;
+  readonly signal: Cancellation;
   resolve(result: AttemptResult<string>): void;
 }
 
@@ -71,7 +72,7 @@ function harness(options: {
   const clock = new ManualClock();
   const attempts: Pending[] = [];
   const discarded: string[] = [];
-  const caller = new AbortController();
+  const caller = new Cancellation();
   const policy: MeshRetryPolicy | undefined =
     options.policy === null
       ? undefined
