@@ -8,27 +8,16 @@ import type { ConfigStore } from '../store/config-store.js';
 import { buildFallbackDocument, type KnownRecords } from './fallback-document.js';
 import type { Leadership } from './leadership.js';
 import { PeriodicTask } from './periodic-task.js';
+import { periodicTaskOptionsSchema } from './task-options.js';
 
 /** How often the fallback cache is rewritten (MESHPRESS_FALLBACK_INTERVAL_MS). */
 export const DEFAULT_FALLBACK_INTERVAL_MS = 120_000;
 /** Task name, used in logs and as the leadership lock's name. */
 export const FALLBACK_WRITER_TASK = 'fallback-writer';
 
-const present = (what: string) =>
-  z.custom<object>((value) => typeof value === 'object' && value !== null, { message: `expected ${what}` });
-
-const fallbackWriterOptionsSchema = z.object({
-  store: present('a ConfigStore'),
-  blobs: present('a BlobStore'),
-  clock: present('a Clock'),
-  logger: present('a pino Logger'),
-  leadership: present('a Leadership').optional(),
+const fallbackWriterOptionsSchema = periodicTaskOptionsSchema.extend({
   intervalMs: z.number().int().positive().default(DEFAULT_FALLBACK_INTERVAL_MS),
-  /** Delay before the first scheduled write; defaults to intervalMs (a restart keeps the previous cache). */
-  initialDelayMs: z.number().int().min(0).optional(),
   key: objectKeySchema.default(DEFAULT_FALLBACK_CACHE_KEY),
-  /** Recorded in the document as its writer; defaults to `<hostname>:<pid>`. */
-  instanceId: z.string().min(1).optional(),
 });
 
 export interface FallbackWriterOptions {

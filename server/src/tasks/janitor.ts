@@ -7,6 +7,7 @@ import { type BlobOutcome, deleteBlobIfUnreferenced } from './janitor-blobs.js';
 import { purgeTopic } from './janitor-topic.js';
 import { InProcessLeadership, type Leadership } from './leadership.js';
 import { DEFAULT_LEASE_INTERVALS, PeriodicTask } from './periodic-task.js';
+import { periodicTaskOptionsSchema } from './task-options.js';
 
 /** How often retention is enforced (MESHPRESS_JANITOR_INTERVAL_MS). */
 export const DEFAULT_JANITOR_INTERVAL_MS = 3_600_000;
@@ -17,21 +18,9 @@ export const JANITOR_TASK = 'janitor';
 /** Topics read per listing page. */
 const TOPIC_PAGE = 200;
 
-const present = (what: string) =>
-  z.custom<object>((value) => typeof value === 'object' && value !== null, { message: `expected ${what}` });
-
-const janitorOptionsSchema = z.object({
-  store: present('a ConfigStore'),
-  blobs: present('a BlobStore'),
-  clock: present('a Clock'),
-  logger: present('a pino Logger'),
-  leadership: present('a Leadership').optional(),
+const janitorOptionsSchema = periodicTaskOptionsSchema.extend({
   intervalMs: z.number().int().positive().default(DEFAULT_JANITOR_INTERVAL_MS),
-  /** Delay before the first scheduled run; defaults to intervalMs. */
-  initialDelayMs: z.number().int().min(0).optional(),
   pageSize: z.number().int().min(1).max(1000).default(DEFAULT_JANITOR_PAGE_SIZE),
-  /** Names this instance in logs. */
-  instanceId: z.string().min(1).optional(),
 });
 
 export interface JanitorOptions {
