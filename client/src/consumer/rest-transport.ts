@@ -6,7 +6,9 @@ import { displayUrl, serverUrlProblem } from '../core/safe-url.js';
 import { toFieldIssues } from '../core/validation.js';
 import { asTransportError } from '../core/wire-error.js';
 import { fromPollUpdateView, fromVersionView, pollUpdateView, versionView } from '../wire/rest-views.js';
+import { fetchExchange, type HttpAnswer, type HttpCall, type HttpExchange } from './http-exchange.js';
 import type { CallerHeaders, PollRequest, PollTransport, PollUpdate } from './transport.js';
+import { UndiciExchange } from './undici-exchange.js';
 
 const pollResponse = z.object({ updates: z.array(pollUpdateView) });
 const historyResponse = z.object({ versions: z.array(versionView), nextBefore: z.number().int().optional() });
@@ -15,7 +17,7 @@ export interface RestTransportOptions {
   /** Base URLs of meshpress servers (e.g. `http://meshpress:8080`); the next one is used after a failure. */
   readonly urls: readonly string[];
   readonly caller?: CallerHeaders | undefined;
-  /** Replaceable for tests; the global fetch by default. */
+  /** Replaceable (tests, a custom dispatcher); by default requests go through undici pools, not fetch. */
   readonly fetch?: typeof fetch | undefined;
 }
 
@@ -23,7 +25,9 @@ export interface RestTransportOptions {
 export class RestTransport implements PollTransport {
   readonly #urls: readonly string[];
   readonly #headers: Record<string, string>;
-  readonly #fetch: typeof fetch;
+  /** Built once: every poll sends the same headers. */
+  readonly #pollHeaders: Record<string, string>;
+  readonly #http: HttpExchange;
   #next = 0;
   #closed = false;
 
@@ -36,10 +40,11 @@ export class RestTransport implements PollTransport {
     if (issues.length > 0)
       throw new ValidationError(`invalid RestTransport options (${issues[0]!.message})`, issues);
     this.#urls = options.urls.map((url) => url.replace(/\/+$/, ''));
-    this.#fetch = options.fetch ?? fetch;
+    this.#http = options.fetch ? fetchExchange(options.fetch) : new UndiciExchange();
     this.#headers = {};
     if (options.caller?.app) this.#headers['x-meshpress-app'] = options.caller.app;
     if (options.caller?.principal) this.#headers['x-meshpress-principal'] = options.caller.principal;
+    this.#pollHeaders = { ...this.#headers, 'content-type': 'application/json' };
   }
 
   async poll(request: PollRequest): Promise<PollUpdate[]> {
@@ -52,21 +57,29 @@ export class RestTransport implements PollTransport {
       ),
       ...(request.waitMs === undefined ? {} : { waitMs: request.waitMs }),
     };
-    const response = await this.#request('POST /v1/poll', '/v1/poll', request.signal, {
+    const response = await this.#request('POST /v1/poll', '/v1/poll', {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: this.#pollHeaders,
       body: JSON.stringify(body),
+      signal: request.signal,
     });
-    if (response.status === 204) return [];
+    if (response.status === 204) {
+      response.discard();
+      return [];
+    }
     const parsed = decode(pollResponse, await readJson(response, request.signal), 'poll response');
     return parsed.updates.map(fromPollUpdateView);
   }
 
   async fetchData(topic: string, version: number, signal: AbortSignal): Promise<Uint8Array> {
     const path = `/v1/topics/${encodeURIComponent(topic)}/versions/${version}/data`;
-    const response = await this.#request(`GET ${path}`, path, signal, { method: 'GET' });
+    const response = await this.#request(`GET ${path}`, path, {
+      method: 'GET',
+      headers: this.#headers,
+      signal,
+    });
     try {
-      return new Uint8Array(await response.arrayBuffer());
+      return await response.bytes();
     } catch (error) {
       throw signal.aborted ? signal.reason : asTransportError(error, `reading ${path}`);
     }
@@ -81,36 +94,37 @@ export class RestTransport implements PollTransport {
     const query = new URLSearchParams({ limit: String(limit) });
     if (before !== undefined) query.set('before', String(before));
     const path = `/v1/topics/${encodeURIComponent(topic)}/versions?${query}`;
-    const response = await this.#request(`GET ${path}`, path, signal, { method: 'GET' });
+    const response = await this.#request(`GET ${path}`, path, {
+      method: 'GET',
+      headers: this.#headers,
+      signal,
+    });
     const parsed = decode(historyResponse, await readJson(response, signal), 'version history');
     return parsed.versions.map(fromVersionView);
   }
 
   async close(): Promise<void> {
-    // fetch pools connections globally; nothing of ours stays open once requests are aborted.
     this.#closed = true;
+    await this.#http.close();
   }
 
   /**
    * One request to the current server. A network failure, a 5xx, or an answer saying this server cannot
    * serve it (MISDIRECTED: an instance of another role) moves later requests to the next URL.
    */
-  async #request(what: string, path: string, signal: AbortSignal, init: RequestInit): Promise<Response> {
+  async #request(what: string, path: string, call: HttpCall): Promise<HttpAnswer> {
     if (this.#closed) throw new UnavailableError('REST transport is closed');
+    const { signal } = call;
     const index = this.#next % this.#urls.length;
-    let response: Response;
+    let response: HttpAnswer;
     try {
-      response = await this.#fetch(`${this.#urls[index]}${path}`, {
-        ...init,
-        headers: { ...this.#headers, ...(init.headers as Record<string, string> | undefined) },
-        signal,
-      });
+      response = await this.#http.send(this.#urls[index]!, path, call);
     } catch (error) {
       if (signal.aborted) throw signal.reason;
       this.#next = index + 1;
       throw asTransportError(error, what);
     }
-    if (response.ok) return response;
+    if (response.status >= 200 && response.status < 300) return response;
     const text = await response.text().catch(() => '');
     if (signal.aborted) throw signal.reason;
     // Not a meshpress answer (a proxy, a server mid-shutdown): the service is not usable right now.
@@ -124,9 +138,9 @@ export class RestTransport implements PollTransport {
   }
 }
 
-async function readJson(response: Response, signal: AbortSignal): Promise<unknown> {
+async function readJson(response: HttpAnswer, signal: AbortSignal): Promise<unknown> {
   try {
-    return await response.json();
+    return JSON.parse(await response.text());
   } catch (error) {
     throw signal.aborted
       ? signal.reason
