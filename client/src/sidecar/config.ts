@@ -20,6 +20,11 @@ export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
 export const DEFAULT_INBOUND_TIMEOUT_MS = 15_000;
 /** Below Node's 5 s server keep-alive, so the sidecar closes idle upstream connections first. */
 export const DEFAULT_UPSTREAM_KEEP_ALIVE_MS = 4_000;
+/**
+ * How long the listeners keep an idle downstream connection. Node's 5 s default would make callers
+ * reconnect after every lull; proxies keep connections far longer (Envoy: 1 h).
+ */
+export const DEFAULT_LISTENER_KEEP_ALIVE_MS = 60_000;
 /** Envoy's cluster connect timeout default. */
 export const DEFAULT_UPSTREAM_CONNECT_TIMEOUT_MS = 5_000;
 export const DEFAULT_LOCAL_APP_MAX_CONNECTIONS = 1024;
@@ -67,6 +72,7 @@ export const sidecarConfigSchema = z
     drainTimeoutMs: z.coerce.number().int().min(0).default(DEFAULT_DRAIN_TIMEOUT_MS),
     inboundTimeoutMs: positiveInt.default(DEFAULT_INBOUND_TIMEOUT_MS),
     upstreamKeepAliveMs: positiveInt.default(DEFAULT_UPSTREAM_KEEP_ALIVE_MS),
+    listenerKeepAliveMs: positiveInt.default(DEFAULT_LISTENER_KEEP_ALIVE_MS),
     upstreamConnectTimeoutMs: positiveInt.default(DEFAULT_UPSTREAM_CONNECT_TIMEOUT_MS),
     logLevel: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   })

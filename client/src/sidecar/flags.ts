@@ -49,6 +49,11 @@ export const SIDECAR_FLAGS: readonly FlagSpec[] = [
   spec('drain-timeout-ms', 'drainTimeoutMs', 'SIGTERM: time for requests in flight (default 10000)'),
   spec('inbound-timeout-ms', 'inboundTimeoutMs', 'local app inactivity timeout (default 15000)'),
   spec('upstream-keep-alive-ms', 'upstreamKeepAliveMs', 'idle upstream connection lifetime (default 4000)'),
+  spec(
+    'listener-keep-alive-ms',
+    'listenerKeepAliveMs',
+    'idle downstream connection lifetime (default 60000)',
+  ),
   spec('upstream-connect-timeout-ms', 'upstreamConnectTimeoutMs', 'upstream connect timeout (default 5000)'),
   spec('log-level', 'logLevel', 'debug | info | warn | error | silent (default info)'),
 ];

@@ -6,13 +6,19 @@ export interface Listener {
   readonly url: string;
 }
 
-/** An HTTP/1.1 listener on host:port (0 = any free port). */
+/** Node's own default idle keep-alive of a server connection. */
+const NODE_DEFAULT_KEEP_ALIVE_MS = 5_000;
+
+/** An HTTP/1.1 listener on host:port (0 = any free port), keeping idle connections `keepAliveMs`. */
 export function listen(
   handler: (req: IncomingMessage, res: ServerResponse) => void,
   host: string,
   port: number,
+  keepAliveMs: number = NODE_DEFAULT_KEEP_ALIVE_MS,
 ): Promise<Listener> {
-  const server = createServer({ noDelay: true }, handler);
+  const server = createServer({ noDelay: true, keepAliveTimeout: keepAliveMs }, handler);
+  // A request's headers must be allowed to arrive on a connection kept this long (Node's advice).
+  server.headersTimeout = Math.max(server.headersTimeout, keepAliveMs + 1_000);
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {

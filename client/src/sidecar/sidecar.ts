@@ -149,12 +149,17 @@ export async function startSidecar(config: SidecarConfig, deps: SidecarDeps = {}
     const outbound =
       config.routesTopic === undefined
         ? undefined
-        : await listen(core.handleOutbound, config.listenHost, config.outboundPort);
+        : await listen(
+            core.handleOutbound,
+            config.listenHost,
+            config.outboundPort,
+            config.listenerKeepAliveMs,
+          );
     if (outbound) listeners.push(outbound);
     const inbound =
       config.policyTopic === undefined
         ? undefined
-        : await listen(core.handleInbound, config.listenHost, config.inboundPort);
+        : await listen(core.handleInbound, config.listenHost, config.inboundPort, config.listenerKeepAliveMs);
     if (inbound) listeners.push(inbound);
     const admin = await listen(core.handleAdmin, config.listenHost, config.adminPort);
 
