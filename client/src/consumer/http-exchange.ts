@@ -4,8 +4,8 @@ export interface HttpAnswer {
   readonly headers: { get(name: string): string | null };
   text(): Promise<string>;
   bytes(): Promise<Uint8Array>;
-  /** Releases the connection without reading the body (a 204, say). */
-  discard(): void;
+  /** Releases the connection without reading the body (a 204, say); resolves once it is free again. */
+  discard(): Promise<void>;
 }
 
 export interface HttpCall {
@@ -37,7 +37,7 @@ export function fetchExchange(fetchImpl: typeof fetch): HttpExchange {
         headers: response.headers,
         text: () => response.text(),
         bytes: async () => new Uint8Array(await response.arrayBuffer()),
-        discard() {},
+        discard: async () => undefined,
       };
     },
     async close() {},

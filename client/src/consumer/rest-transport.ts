@@ -64,7 +64,7 @@ export class RestTransport implements PollTransport {
       signal: request.signal,
     });
     if (response.status === 204) {
-      response.discard();
+      await response.discard();
       return [];
     }
     const parsed = decode(pollResponse, await readJson(response, request.signal), 'poll response');

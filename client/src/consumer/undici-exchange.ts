@@ -39,10 +39,12 @@ export class UndiciExchange implements HttpExchange {
       headers: headerReader(headers),
       text: () => body.text(),
       bytes: async () => new Uint8Array(await body.arrayBuffer()),
-      discard() {
-        // An unread body holds its connection; dump() drains it so the socket is reused.
-        body.dump().catch(() => undefined);
-      },
+      // An unread body holds its connection; waiting for dump() lets the next request reuse the socket.
+      discard: () =>
+        body.dump().then(
+          () => undefined,
+          () => undefined,
+        ),
     };
   }
 

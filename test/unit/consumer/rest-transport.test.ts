@@ -1,5 +1,7 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { MisdirectedError, TooManyRequestsError, UnavailableError, ValidationError } from '@meshpress/client';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { RestTransport } from '../../../client/src/consumer/index.js';
 
 /** A fetch that records requests and answers from a script (faults a real server gives only by accident). */
@@ -167,5 +169,113 @@ describe('RestTransport', () => {
     await expect(transport.poll({ identity: {}, topics: [], signal: controller.signal })).rejects.toBe(
       reason,
     );
+  });
+});
+
+/** A real loopback HTTP server answering from a handler (the default transport talks to it through undici). */
+async function httpServer(
+  handler: (req: IncomingMessage, body: string, res: ServerResponse) => void,
+): Promise<{ url: string; server: Server; sockets: Set<unknown> }> {
+  const sockets = new Set<unknown>();
+  const server = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => {
+      body += chunk;
+    });
+    req.on('end', () => handler(req, body, res));
+  });
+  server.on('connection', (socket) => sockets.add(socket));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  servers.push(server);
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server, sockets };
+}
+
+const servers: Server[] = [];
+afterEach(async () => {
+  for (const server of servers.splice(0)) {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
+
+describe('RestTransport over undici (the default)', () => {
+  it('polls, downloads and lists history under the base path, with the caller headers, over kept-alive connections', async () => {
+    const seen: { method: string; url: string; app: unknown; body: string }[] = [];
+    const { url, sockets } = await httpServer((req, body, res) => {
+      seen.push({ method: req.method!, url: req.url!, app: req.headers['x-meshpress-app'], body });
+      if (req.url === '/base/v1/poll') {
+        res.writeHead(204).end();
+      } else if (req.url!.endsWith('/data')) {
+        res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(Buffer.from([1, 2, 3]));
+      } else {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ versions: [] }));
+      }
+    });
+    const transport = new RestTransport({ urls: [`${url}/base/`], caller: { app: 'checkout' } });
+    const request = {
+      identity: { node: 'n1' },
+      topics: [{ topic: 'a b', currentVersion: 2 }],
+      signal: signal(),
+    };
+    expect(await transport.poll(request)).toEqual([]);
+    expect(await transport.poll(request)).toEqual([]);
+    expect(await transport.fetchData('a b', 2, signal())).toEqual(new Uint8Array([1, 2, 3]));
+    expect(await transport.history('a b', 5, 10, signal())).toEqual([]);
+    expect(seen.map((s) => `${s.method} ${s.url}`)).toEqual([
+      'POST /base/v1/poll',
+      'POST /base/v1/poll',
+      'GET /base/v1/topics/a%20b/versions/2/data',
+      'GET /base/v1/topics/a%20b/versions?limit=10&before=5',
+    ]);
+    expect(seen.every((s) => s.app === 'checkout')).toBe(true);
+    expect(JSON.parse(seen[0]!.body)).toEqual({
+      identity: { node: 'n1' },
+      topics: [{ topic: 'a b', currentVersion: 2 }],
+    });
+    // Keep-alive: connections are reused rather than one opened per request.
+    expect(sockets.size).toBeLessThan(seen.length);
+    await transport.close();
+    await transport.close();
+    await expect(transport.poll(request)).rejects.toBeInstanceOf(UnavailableError);
+  });
+
+  it('maps error answers (a 429 keeps its Retry-After header) and moves on after a refused connection', async () => {
+    const { url } = await httpServer((_req, _body, res) => {
+      res
+        .writeHead(429, { 'content-type': 'application/json', 'retry-after': '2' })
+        .end(JSON.stringify({ error: { code: 'TOO_MANY_REQUESTS', message: 'shed' } }));
+    });
+    const closed = await httpServer(() => undefined);
+    const deadUrl = closed.url;
+    await new Promise((resolve) => closed.server.close(resolve));
+    const transport = new RestTransport({ urls: [deadUrl, url] });
+    const request = { identity: {}, topics: [{ topic: 'a' }], signal: signal() };
+    await expect(transport.poll(request)).rejects.toBeInstanceOf(UnavailableError);
+    const limited = await transport.poll(request).catch((e: unknown) => e);
+    expect(limited).toBeInstanceOf(TooManyRequestsError);
+    expect((limited as TooManyRequestsError).retryAfterMs).toBe(2_000);
+    await transport.close();
+  });
+
+  it('a held poll rejects with the signal reason when aborted', async () => {
+    let held: (() => void) | undefined;
+    const arrived = new Promise<void>((resolve) => {
+      held = resolve;
+    });
+    const { url } = await httpServer(() => held?.());
+    const transport = new RestTransport({ urls: [url] });
+    const controller = new AbortController();
+    const polling = transport.poll({
+      identity: {},
+      topics: [{ topic: 'a' }],
+      waitMs: 30_000,
+      signal: controller.signal,
+    });
+    await arrived;
+    const reason = new Error('closing');
+    controller.abort(reason);
+    await expect(polling).rejects.toBe(reason);
+    await transport.close();
   });
 });
