@@ -119,8 +119,8 @@ class SubscriberFleet implements Fleet {
     // Spread nodes evenly over apps (the server's limiter partitions), clusters and regions.
     const spread = index + c.worker;
     const app = c.apps[spread % c.apps.length]!;
-    // What `servers: httpUrl` would build, but through this process's agent (source address, no cap).
-    const transport = new RestTransport({ urls: [c.httpUrl], caller: { app }, fetch: this.#fetch });
+    // What `servers: httpUrl` builds: the library's own transport (undici pool), as a proxy would run it.
+    const transport = new RestTransport({ urls: [c.httpUrl], caller: { app } });
     this.#transports[index] = transport;
     return new MeshpressClient({
       identity: {
