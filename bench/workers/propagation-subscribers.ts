@@ -5,7 +5,6 @@ import {
   MeshpressClient,
   RestTransport,
 } from '@meshpress/client';
-import { Agent, fetch as undiciFetch } from 'undici';
 import { z } from 'zod';
 import { eachLimited } from '../harness/rest.js';
 import { ApplyLog, type Fleet, serveFleet, wallNow } from './propagation-fleet.js';
@@ -16,9 +15,9 @@ import { ApplyLog, type Fleet, serveFleet, wallNow } from './propagation-fleet.j
  * same topic that decodes the JSON document. The moment a node has applied a revision is its
  * subscription's onChange callback (the value is decoded, verified and swapped in).
  *
- * All clients of the process share one undici Agent bound to one loopback source address: a real node
- * has one connection to the service, and here one held long-poll is one socket, so the fleet costs one
- * socket per node (the open-file limit is per process).
+ * Each client uses the library's own REST transport (an undici pool per client), as a proxy would: one
+ * held long-poll is one socket, so the fleet costs one socket per node (the open-file limit is per
+ * process). `localAddress` is accepted for symmetry with the etcd and raw fleets but not used.
  */
 export const subscribersConfigSchema = z.object({
   httpUrl: z.url(),
@@ -44,8 +43,6 @@ class SubscriberFleet implements Fleet {
   readonly #clients: MeshpressClient[] = [];
   readonly #subs: AtomicSubscription<BenchDocument | null>[] = [];
   readonly #transports: RestTransport[] = [];
-  readonly #agent: Agent;
-  readonly #fetch: typeof fetch;
   readonly #counts: Record<string, number> = {};
   readonly problems: string[] = [];
   #closing: Promise<void> | undefined;
@@ -53,19 +50,7 @@ class SubscriberFleet implements Fleet {
   constructor(
     private readonly config: SubscribersConfig,
     private readonly log: ApplyLog,
-  ) {
-    // No connection cap: every held long-poll needs its own socket. keepAliveTimeout longer than the
-    // gap between an answer and the next long-poll, so a node keeps its connection.
-    this.#agent = new Agent({
-      connect: { localAddress: config.localAddress },
-      keepAliveTimeout: 30_000,
-      headersTimeout: 0,
-      bodyTimeout: 0,
-    });
-    const agent = this.#agent;
-    this.#fetch = ((input: string, init?: RequestInit) =>
-      undiciFetch(input, { ...(init as object), dispatcher: agent })) as unknown as typeof fetch;
-  }
+  ) {}
 
   get size(): number {
     return this.#clients.length;
@@ -173,7 +158,6 @@ class SubscriberFleet implements Fleet {
     this.#closing ??= (async () => {
       await eachLimited(this.#clients, 200, (client) => client.close());
       await Promise.all(this.#transports.map((t) => t.close()));
-      await this.#agent.destroy();
     })();
     return this.#closing;
   }
