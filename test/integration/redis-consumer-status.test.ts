@@ -87,8 +87,10 @@ describe('RedisConsumerStatusStore', () => {
     expect(writer.pending).toBe(10);
     expect(await admin.exists(`${keyPrefix}{batched}:nodes`)).toBe(0);
 
+    // Wait for the flush to be acknowledged (pending empties when it starts, stats count its reply).
     const deadline = Date.now() + 3_000;
-    while (writer.pending > 0 && Date.now() < deadline) await sleep(20);
+    while (writer.stats.written < 10 && Date.now() < deadline) await sleep(20);
+    expect(writer.pending).toBe(0);
     expect((await reader.status('batched', { now: now + 100, graceMs: 0 })).total).toBe(10);
     expect(writer.stats).toEqual({ written: 10, dropped: 0 });
   });

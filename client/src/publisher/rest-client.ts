@@ -174,7 +174,6 @@ export class RestClient {
       init.body = JSON.stringify(request.json);
     } else if (request.body) {
       headers['content-type'] = request.body.contentType;
-      headers['content-length'] = String(request.body.length);
       init.body = request.body.data as NonNullable<RequestInit['body']>;
       if (request.body.data instanceof ReadableStream) init.duplex = 'half';
     }
