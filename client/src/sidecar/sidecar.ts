@@ -100,15 +100,18 @@ export async function startSidecar(config: SidecarConfig, deps: SidecarDeps = {}
 
   const listeners: Listener[] = [];
   try {
-    if (config.routesTopic !== undefined) {
-      const topic = config.routesTopic;
-      const sub: AtomicSubscription<RoutesSnapshot> = client.subscribeAtomic(topic, {
-        decode: (bytes) => compileMeshPayload('mesh.routes.v1', bytes),
-        defaultValue: EMPTY_ROUTES_SNAPSHOT,
-      });
+    // One swap path for both documents: each topic compiles into its snapshot and replaces it whole.
+    const follow = <T>(
+      topic: string,
+      decode: (bytes: Uint8Array) => T,
+      defaultValue: T,
+      swap: (value: T, version: AppliedVersion) => void,
+      what: string,
+    ): void => {
+      const sub: AtomicSubscription<T> = client.subscribeAtomic(topic, { decode, defaultValue });
       sub.onChange((state, previous) => {
         if (state.closed) return;
-        core.setRoutes(state.value, applied(state));
+        swap(state.value, applied(state));
         logger.info(
           {
             topic,
@@ -117,31 +120,26 @@ export async function startSidecar(config: SidecarConfig, deps: SidecarDeps = {}
             pinned: state.pinned,
             source: state.source,
           },
-          'routes snapshot swapped',
+          `${what} snapshot swapped`,
         );
       });
-    }
-    if (config.policyTopic !== undefined) {
-      const topic = config.policyTopic;
-      const sub: AtomicSubscription<PolicySnapshot> = client.subscribeAtomic(topic, {
-        decode: (bytes) => compileMeshPayload('mesh.policy.v1', bytes),
-        defaultValue: EMPTY_POLICY_SNAPSHOT,
-      });
-      sub.onChange((state, previous) => {
-        if (state.closed) return;
-        core.setPolicy(state.value, applied(state));
-        logger.info(
-          {
-            topic,
-            version: state.version,
-            previous: previous.version,
-            pinned: state.pinned,
-            source: state.source,
-          },
-          'policy snapshot swapped',
-        );
-      });
-    }
+    };
+    if (config.routesTopic !== undefined)
+      follow<RoutesSnapshot>(
+        config.routesTopic,
+        (bytes) => compileMeshPayload('mesh.routes.v1', bytes),
+        EMPTY_ROUTES_SNAPSHOT,
+        (value, version) => core.setRoutes(value, version),
+        'routes',
+      );
+    if (config.policyTopic !== undefined)
+      follow<PolicySnapshot>(
+        config.policyTopic,
+        (bytes) => compileMeshPayload('mesh.policy.v1', bytes),
+        EMPTY_POLICY_SNAPSHOT,
+        (value, version) => core.setPolicy(value, version),
+        'policy',
+      );
     const startup = await client.start();
     if (!startup.ready)
       logger.warn({ subscriptions: startup.subscriptions }, 'started before every topic had a version');
