@@ -1,6 +1,7 @@
 import { cachememory } from './cache-memory.js';
 import { machineInfo } from './harness/machine.js';
 import { BUSY_OTHERS_CORES, isBusy, machineLoad, waitForIdle, watchOthers } from './harness/machine-load.js';
+import { buildPackages } from './harness/processes.js';
 import { writeRecord, writeSummary } from './harness/results.js';
 import type { Benchmark, BenchRecord } from './harness/types.js';
 import { heldPolls } from './held-polls.js';
@@ -54,6 +55,8 @@ log(
 log(
   `machine: ${machine.cpus} × ${machine.cpuModel}, Node ${machine.node}; load and servers share these cores, loopback only`,
 );
+
+buildPackages();
 
 let errors = 0;
 const runStarted = performance.now();

@@ -26,10 +26,10 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
+import { BUILT_SERVER, BUILT_SIDECAR, buildPackages } from './harness/processes.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
-const SOURCE_FLAGS = ['--conditions=meshpress-source', '--import', 'tsx'];
 const QUICK = process.env.BENCH_QUICK === '1';
 const MODE: 'interleaved' | 'phases' = process.env.BENCH_MODE === 'phases' ? 'phases' : 'interleaved';
 const RATE = Number(process.env.BENCH_RATE ?? (QUICK ? 200 : 500));
@@ -296,7 +296,7 @@ async function orchestrate(): Promise<void> {
     const upstream = await start(['--import', 'tsx', SELF, '--role=upstream'], /upstream listening (\d+)/);
     procs.push(upstream.proc);
     const port = Number(upstream.match[1]);
-    const server = await start([...SOURCE_FLAGS, 'server/src/main.ts'], /REST (http:\/\/\S+)/, {
+    const server = await start([BUILT_SERVER], /REST (http:\/\/\S+)/, {
       MESHPRESS_HTTP_PORT: '0',
       MESHPRESS_GRPC_PORT: '0',
       MESHPRESS_LOG_LEVEL: 'warn',
@@ -334,8 +334,7 @@ async function orchestrate(): Promise<void> {
       [
         // e.g. BENCH_SIDECAR_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the sidecar.
         ...(process.env.BENCH_SIDECAR_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
-        ...SOURCE_FLAGS,
-        'client/src/sidecar/main.ts',
+        BUILT_SIDECAR,
         '--server',
         serverUrl,
         '--app',
@@ -565,4 +564,7 @@ function roundSummary(s: Summary): Record<string, number> {
 const role = process.argv.find((a) => a.startsWith('--role='))?.slice('--role='.length);
 if (role === 'upstream') runUpstream();
 else if (role === 'load') await runLoad();
-else await orchestrate();
+else {
+  buildPackages();
+  await orchestrate();
+}

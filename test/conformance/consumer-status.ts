@@ -63,6 +63,33 @@ export function consumerStatusConformance(name: string, factory: () => Promise<C
       expect(result.total).toBe(5);
     });
 
+    it('records every topic of a poll report as it records single reports', async () => {
+      const other = `${topic}.other`;
+      store.recordPoll({
+        node: 'n1',
+        app: 'payments',
+        region: 'eu-west-1',
+        at: T0,
+        topics: [
+          { topic, currentVersion: 2, targetVersion: 3 },
+          { topic: other, currentVersion: 5, targetVersion: 5 },
+        ],
+      });
+      store.recordPoll({ node: 'n2', at: T0, topics: [{ topic, targetVersion: 3 }] });
+      const first = await status(T0 + GRACE + 1);
+      expect(first.distribution).toEqual([
+        { version: 2, nodes: 1 },
+        { version: null, nodes: 1 },
+      ]);
+      expect(first.lagging.map((n) => [n.node, n.app, n.region, n.since])).toEqual([
+        ['n1', 'payments', 'eu-west-1', T0],
+        ['n2', undefined, undefined, T0],
+      ]);
+      expect((await store.status(other, { now: T0, graceMs: GRACE })).distribution).toEqual([
+        { version: 5, nodes: 1 },
+      ]);
+    });
+
     it("keeps each node's latest report, whatever order the reports arrive in", async () => {
       await report('n1', { currentVersion: 1, targetVersion: 2, at: T0 });
       await report('n1', { currentVersion: 2, targetVersion: 2, at: T0 + 1_000 });

@@ -23,6 +23,30 @@ export const consumerReportSchema = z.object({
 
 export type ConsumerReport = z.input<typeof consumerReportSchema>;
 
+/** What one poll says about one node: the node once, then each topic it asked about. */
+export interface PollReport {
+  readonly node: string;
+  readonly app?: string | undefined;
+  readonly region?: string | undefined;
+  readonly cluster?: string | undefined;
+  readonly at: number;
+  readonly topics: readonly {
+    readonly topic: string;
+    readonly currentVersion?: number | undefined;
+    readonly targetVersion?: number | undefined;
+  }[];
+}
+
+/** Calls `apply` with the flat report of each topic of a poll report. */
+export function forEachReport(
+  poll: PollReport,
+  apply: (report: z.output<typeof consumerReportSchema>) => void,
+): void {
+  const { node, app, region, cluster, at } = poll;
+  for (const { topic, currentVersion, targetVersion } of poll.topics)
+    apply({ topic, node, app, region, cluster, currentVersion, targetVersion, at });
+}
+
 export const consumerStatusQuerySchema = z.object({
   now: z.number().int().nonnegative(),
   graceMs: z.number().int().nonnegative(),
@@ -71,6 +95,11 @@ export interface ConsumerStatusStore {
    * one is ignored. A no-op once closed. Rejects with ValidationError on a malformed report.
    */
   record(report: ConsumerReport): Promise<void>;
+  /**
+   * The poll path's `record`, for every topic of one poll at once. Its fields come from a poll the
+   * service has validated and from the consumer cache, so they are not validated again. Never throws.
+   */
+  recordPoll(report: PollReport): void;
   /** Writes buffered reports now (also done periodically and on close). Never rejects. */
   flush(): Promise<void>;
   /** The version distribution and lagging nodes among the nodes seen within the TTL before `now`. */

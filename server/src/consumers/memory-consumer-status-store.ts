@@ -8,6 +8,8 @@ import {
   consumerReportSchema,
   consumerStatusQuerySchema,
   DEFAULT_CONSUMER_STATUS_TTL_MS,
+  forEachReport,
+  type PollReport,
 } from './consumer-status-store.js';
 import { type ConsumerEntry, nextLagSince, summarize } from './summarize.js';
 
@@ -17,6 +19,8 @@ export const memoryConsumerStatusOptionsSchema = z.object({
 });
 
 export type MemoryConsumerStatusOptions = z.input<typeof memoryConsumerStatusOptionsSchema>;
+
+type Report = z.output<typeof consumerReportSchema>;
 
 /**
  * The embedded mode's consumer status: this instance's polls only, applied at once (no batching needed
@@ -33,7 +37,14 @@ export class MemoryConsumerStatusStore implements ConsumerStatusStore {
   }
 
   async record(input: ConsumerReport): Promise<void> {
-    const report = parseOrThrow(consumerReportSchema, input, 'consumer report');
+    this.#apply(parseOrThrow(consumerReportSchema, input, 'consumer report'));
+  }
+
+  recordPoll(poll: PollReport): void {
+    forEachReport(poll, (report) => this.#apply(report));
+  }
+
+  #apply(report: Report): void {
     if (this.#closed) return;
     let topic = this.#topics.get(report.topic);
     if (!topic) {

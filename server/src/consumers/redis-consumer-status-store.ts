@@ -20,6 +20,8 @@ import {
   consumerReportSchema,
   consumerStatusQuerySchema,
   DEFAULT_CONSUMER_STATUS_TTL_MS,
+  forEachReport,
+  type PollReport,
 } from './consumer-status-store.js';
 import { type ConsumerEntry, isBehind, nextLagSince, summarize } from './summarize.js';
 
@@ -126,7 +128,14 @@ export class RedisConsumerStatusStore implements ConsumerStatusStore {
   }
 
   async record(input: ConsumerReport): Promise<void> {
-    const report = parseOrThrow(consumerReportSchema, input, 'consumer report');
+    this.#buffer(parseOrThrow(consumerReportSchema, input, 'consumer report'));
+  }
+
+  recordPoll(poll: PollReport): void {
+    forEachReport(poll, (report) => this.#buffer(report));
+  }
+
+  #buffer(report: Report): void {
     if (this.#closing) return;
     const id = `${report.topic}\u0000${report.node}`;
     const previous = this.#pending.get(id);

@@ -18,8 +18,8 @@ export function evaluatePoll(
   view: TopicView,
   identity: Identity,
   currentVersion: number | undefined,
+  target = resolve(view.state, identity),
 ): PollUpdate | undefined {
-  const target = resolve(view.state, identity);
   if (!target) return undefined;
   const record = view.servable.get(target.version);
 

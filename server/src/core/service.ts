@@ -25,6 +25,7 @@ import {
   type ConsumerStatus,
   type ConsumerStatusStore,
   DEFAULT_CONSUMER_LAG_GRACE_MS,
+  type PollReport,
 } from '../consumers/consumer-status-store.js';
 import type { ServerMetrics } from '../metrics.js';
 import type { ConfigStore, VersionPage } from '../store/config-store.js';
@@ -39,7 +40,6 @@ import {
   type PollInput,
   type PublishInput,
   pinInputSchema,
-  pollInputSchema,
   publishInputSchema,
   resolveInputSchema,
   type TopicSpecInput,
@@ -47,6 +47,7 @@ import {
   unpinInputSchema,
   versionRefSchema,
 } from './inputs.js';
+import { parsePollInput } from './poll-input.js';
 import { evaluatePoll, type PollUpdate } from './poll-rule.js';
 import { ReadCache } from './read-cache.js';
 import { WaiterRegistry } from './waiters.js';
@@ -398,40 +399,40 @@ export class MeshpressService {
    * the service shuts down (then it answers with what it has: usually nothing).
    */
   async poll(caller: Caller, raw: PollInput, signal?: AbortSignal): Promise<PollUpdate[]> {
-    const input = parseOrThrow(pollInputSchema, raw, 'poll request');
+    const input = parsePollInput(raw);
     await this.#authorize(caller, 'consume');
     if (this.#shutdown.signal.aborted) throw new ClosedError('meshpress service');
 
+    // The first evaluation also notes, per topic, which version this node runs and which it should run.
+    let report = this.#consumerStatus !== undefined && input.identity.node !== undefined;
     const evaluate = async (): Promise<PollUpdate[]> => {
       const updates: PollUpdate[] = [];
+      const reports: PollReport['topics'][number][] | undefined = report ? [] : undefined;
       for (const { topic, currentVersion } of input.topics) {
         const cached = this.#cache.get(topic);
         const view = cached instanceof Promise ? await cached : cached;
         if (!view) continue;
-        const update = evaluatePoll(view, input.identity, currentVersion);
+        const target = resolve(view.state, input.identity);
+        reports?.push({ topic, currentVersion, targetVersion: target?.version });
+        const update = evaluatePoll(view, input.identity, currentVersion, target);
         if (update) updates.push(closestFirstUpdate(update, input.identity.region));
+      }
+      if (reports) {
+        report = false;
+        this.#reportConsumer(input.identity, reports);
       }
       return updates;
     };
 
-    if (input.waitMs === 0) {
-      const updates = await evaluate();
-      this.#reportConsumer(input);
-      return this.#served(updates);
-    }
+    if (input.waitMs === 0) return this.#served(await evaluate());
 
     const deadline = this.#clock.now() + input.waitMs;
     const topics = input.topics.map((t) => t.topic);
     let updates: PollUpdate[];
-    let reported = false;
     for (;;) {
       // Watch before evaluating: a change landing while the evaluation awaits a topic load is not lost.
       const watch = this.#watch(topics);
       updates = await evaluate();
-      if (!reported) {
-        this.#reportConsumer(input);
-        reported = true;
-      }
       const remaining = deadline - this.#clock.now();
       if (updates.length > 0 || remaining <= 0 || signal?.aborted || this.#shutdown.signal.aborted) {
         watch.cancel();
@@ -460,22 +461,14 @@ export class MeshpressService {
     this.#cache.close();
   }
 
-  /** Notes, per topic, the version this node runs and the one it should run (buffered, never awaited). */
-  #reportConsumer(input: {
-    identity: Identity;
-    topics: readonly { topic: string; currentVersion?: number | undefined }[];
-  }): void {
-    const status = this.#consumerStatus;
-    const { node, app, region, cluster } = input.identity;
-    if (!status || !node) return;
-    const at = this.#clock.now();
-    for (const { topic, currentVersion } of input.topics) {
-      const cached = this.#cache.get(topic);
-      if (!cached || cached instanceof Promise) continue;
-      const targetVersion = resolve(cached.state, input.identity)?.version;
-      status
-        .record({ topic, node, app, region, cluster, currentVersion, targetVersion, at })
-        .catch((err: unknown) => this.#logger.debug({ err, topic }, 'consumer report dropped'));
+  /** Buffers what a poll says about its node (never awaited: polls do not wait for status storage). */
+  #reportConsumer(identity: Identity, topics: PollReport['topics']): void {
+    const { node, app, region, cluster } = identity;
+    if (!node || topics.length === 0) return;
+    try {
+      this.#consumerStatus?.recordPoll({ node, app, region, cluster, at: this.#clock.now(), topics });
+    } catch (err) {
+      this.#logger.debug({ err }, 'consumer report dropped');
     }
   }
 

@@ -47,13 +47,14 @@ export function installRestLimiter(
 ): void {
   const keyOf = options.keyOf ?? appKeyOf;
   const isHeld = options.isHeld ?? isHeldPoll;
-  app.addHook('onRequest', async (request, reply) => {
+  // Callback style: an async hook costs a promise and a microtask per request.
+  app.addHook('onRequest', (request, reply, done) => {
     const key = keyOf(request);
-    if (key === undefined) return;
+    if (key === undefined) return done();
     const listener = limiter.acquire(key);
     if (!listener) {
       reply.header('retry-after', retryAfterSeconds(limiter.retryAfterMs));
-      throw limiter.tooManyRequests(key);
+      return done(limiter.tooManyRequests(key));
     }
     const raw = reply.raw;
     const finished = (): void => {
@@ -66,6 +67,7 @@ export function installRestLimiter(
     };
     raw.once('finish', finished);
     raw.once('close', closed);
+    done();
   });
 }
 

@@ -48,13 +48,16 @@ export function buildRestApp(options: RestAppOptions): FastifyInstance {
     (_req, body, done) => done(null, body),
   );
 
-  app.addHook('onRequest', async (request, reply) => {
+  // Callback-style hooks: an async hook costs a promise and a microtask per request on the poll path.
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
+    done();
   });
   // While draining, answer in-flight requests (released long-polls among them) with Connection: close so
   // keep-alive sockets do not hold the shutdown open.
-  app.addHook('onSend', async (_request, reply) => {
+  app.addHook('onSend', (_request, reply, payload, done) => {
     if (!options.isReady()) reply.header('connection', 'close');
+    done(null, payload);
   });
   // Label lookups cost a hash per call; on the poll path they are resolved once.
   const durationOf = new Map<string, ReturnType<typeof metrics.requestDuration.labels>>();
@@ -63,7 +66,7 @@ export function buildRestApp(options: RestAppOptions): FastifyInstance {
     none: metrics.polls.labels('rest', 'none'),
     error: metrics.polls.labels('rest', 'error'),
   };
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     const operation = request.routeOptions.url ?? 'unknown';
     let duration = durationOf.get(operation);
     if (!duration) durationOf.set(operation, (duration = metrics.requestDuration.labels('rest', operation)));
@@ -75,6 +78,7 @@ export function buildRestApp(options: RestAppOptions): FastifyInstance {
           ? pollOutcome.none
           : pollOutcome.error
       ).inc();
+    done();
   });
 
   const callerOf = (request: FastifyRequest): Caller => {

@@ -63,9 +63,11 @@ export function registerRoute(
     handler: async (request, reply) => {
       const params = spec.params ? parseOrThrow(spec.params, request.params, 'path parameters') : undefined;
       const query = spec.query ? parseOrThrow(spec.query, request.query, 'query') : undefined;
-      const isRaw = Buffer.isBuffer(request.body);
-      const body =
-        spec.body && !isRaw ? parseOrThrow(spec.body, request.body ?? {}, 'request body') : undefined;
+      const body = spec.validatedByService
+        ? request.body
+        : spec.body && !Buffer.isBuffer(request.body)
+          ? parseOrThrow(spec.body, request.body ?? {}, 'request body')
+          : undefined;
       return spec.handler({ params, query, body, caller: callerOf(request), request, reply });
     },
   });
