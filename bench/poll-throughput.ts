@@ -157,7 +157,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
         method: service === 'hello' ? 'SayHello' : 'Poll',
         calls,
         serverPid,
-        countNonEmpty: service === 'meshpress' ? 'updates' : undefined,
+        countNonEmpty: service === 'meshpress',
         ...POLL_LOAD.grpc,
         ...window,
       });

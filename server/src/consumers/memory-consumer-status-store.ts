@@ -21,6 +21,7 @@ export const memoryConsumerStatusOptionsSchema = z.object({
 export type MemoryConsumerStatusOptions = z.input<typeof memoryConsumerStatusOptionsSchema>;
 
 type Report = z.output<typeof consumerReportSchema>;
+type StoredEntry = { -readonly [K in keyof ConsumerEntry]: ConsumerEntry[K] };
 
 /**
  * The embedded mode's consumer status: this instance's polls only, applied at once (no batching needed
@@ -29,7 +30,7 @@ type Report = z.output<typeof consumerReportSchema>;
  */
 export class MemoryConsumerStatusStore implements ConsumerStatusStore {
   readonly #ttlMs: number;
-  readonly #topics = new Map<string, { nodes: Map<string, ConsumerEntry>; sweptAt: number }>();
+  readonly #topics = new Map<string, { nodes: Map<string, StoredEntry>; sweptAt: number }>();
   #closed = false;
 
   constructor(options: MemoryConsumerStatusOptions = {}) {
@@ -55,16 +56,17 @@ export class MemoryConsumerStatusStore implements ConsumerStatusStore {
     if (stored && stored.lastSeen > report.at) return;
     // A node back after more than the TTL starts afresh, even if no read has swept its old entry yet.
     const previous = stored && stored.lastSeen > report.at - this.#ttlMs ? stored : undefined;
-    topic.nodes.set(report.node, {
-      node: report.node,
-      app: report.app,
-      region: report.region,
-      cluster: report.cluster,
-      currentVersion: report.currentVersion,
-      targetVersion: report.targetVersion,
-      lastSeen: report.at,
-      lagSince: nextLagSince(previous, report),
-    });
+    const lagSince = nextLagSince(previous, report);
+    // Updated in place: a node reports every poll, and its entry is this store's own object.
+    const entry = stored ?? ({ node: report.node } as StoredEntry);
+    entry.app = report.app;
+    entry.region = report.region;
+    entry.cluster = report.cluster;
+    entry.currentVersion = report.currentVersion;
+    entry.targetVersion = report.targetVersion;
+    entry.lastSeen = report.at;
+    entry.lagSince = lagSince;
+    if (!stored) topic.nodes.set(report.node, entry);
     if (report.at - topic.sweptAt >= this.#ttlMs) this.#sweep(report.topic, report.at);
   }
 

@@ -102,15 +102,17 @@ export function decodeUnpin(request: UnpinRequest): { topic: string; scope?: str
   return { topic: request.topic, ...defined('scope', request.scope), ...defined('reason', request.reason) };
 }
 
+const IDENTITY_KEYS = ['app', 'cluster', 'region', 'node', 'env'] as const;
+
+/** Written without spreads: it runs for every gRPC poll. */
 export function decodeIdentity(identity: IdentityMessage | null): Identity {
-  if (!identity) return {};
-  return {
-    ...defined('app', identity.app),
-    ...defined('cluster', identity.cluster),
-    ...defined('region', identity.region),
-    ...defined('node', identity.node),
-    ...defined('env', identity.env),
-  };
+  const decoded: Record<string, string> = {};
+  if (!identity) return decoded;
+  for (const key of IDENTITY_KEYS) {
+    const value = identity[key];
+    if (value !== undefined && value !== null) decoded[key] = value;
+  }
+  return decoded;
 }
 
 export function decodeResolve(request: ResolveRequest): { topic: string; identity: Identity; at?: number } {
@@ -120,9 +122,13 @@ export function decodeResolve(request: ResolveRequest): { topic: string; identit
 export const resolvePath = (path: string): string => (path === 'at' ? 'atMs' : path);
 
 export function decodePoll(request: PollRequest): PollInput {
-  return {
-    identity: decodeIdentity(request.identity),
-    topics: request.topics.map((t) => ({ topic: t.topic, ...defined('currentVersion', t.currentVersion) })),
-    ...defined('waitMs', request.waitMs),
-  };
+  const topics = request.topics.map((t) =>
+    t.currentVersion === undefined || t.currentVersion === null
+      ? { topic: t.topic }
+      : { topic: t.topic, currentVersion: t.currentVersion },
+  );
+  const identity = decodeIdentity(request.identity);
+  return request.waitMs === undefined || request.waitMs === null
+    ? { identity, topics }
+    : { identity, topics, waitMs: request.waitMs };
 }

@@ -25,8 +25,6 @@ export interface RestAppOptions {
   readonly isReady: () => boolean;
 }
 
-const callers = new WeakMap<FastifyRequest, Caller>();
-
 /** The REST adapter: decodes requests, calls the service, encodes results and errors. */
 export function buildRestApp(options: RestAppOptions): FastifyInstance {
   const { service, metrics } = options;
@@ -81,18 +79,11 @@ export function buildRestApp(options: RestAppOptions): FastifyInstance {
     done();
   });
 
-  const callerOf = (request: FastifyRequest): Caller => {
-    let caller = callers.get(request);
-    if (!caller) {
-      caller = {
-        principal: callerName(request.headers['x-meshpress-principal']) ?? 'anonymous',
-        app: callerName(request.headers['x-meshpress-app']),
-        requestId: request.id,
-      };
-      callers.set(request, caller);
-    }
-    return caller;
-  };
+  const callerOf = (request: FastifyRequest): Caller => ({
+    principal: callerName(request.headers['x-meshpress-principal']) ?? 'anonymous',
+    app: callerName(request.headers['x-meshpress-app']),
+    requestId: request.id,
+  });
 
   const routes = v1Routes(service);
   for (const route of routes) registerRoute(app, route, callerOf);
