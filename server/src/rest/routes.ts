@@ -5,7 +5,6 @@ import {
   pinView,
   pollUpdateView,
   toPinView,
-  toPollUpdateView,
   topicView,
   toTopicView,
   toVersionView,
@@ -16,6 +15,7 @@ import type { Caller } from '../core/caller.js';
 import type { PollInput, PublishInput } from '../core/inputs.js';
 import type { PollUpdate } from '../core/poll-rule.js';
 import type { MeshpressService } from '../core/service.js';
+import { pollResponseJson } from './poll-response.js';
 import {
   addScopesBody,
   listTopicsQuery,
@@ -269,7 +269,7 @@ export function v1Routes(service: MeshpressService): RouteSpec[] {
       async handler({ body, caller, reply }) {
         const updates = await pollUntilAnswered(service, caller, body, reply.raw);
         if (updates.length === 0) return reply.code(204).send();
-        return { updates: updates.map(toPollUpdateView) };
+        return reply.type('application/json; charset=utf-8').send(pollResponseJson(updates));
       },
     }),
   ];
