@@ -119,7 +119,7 @@ async function measureSystem(
 
 type MeshpressFleet = 'client-library' | 'raw';
 
-async function runMeshpress(
+export async function runMeshpress(
   fleet: MeshpressFleet,
   sizes: readonly number[],
   ctx: BenchContext,

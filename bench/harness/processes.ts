@@ -15,6 +15,8 @@ export const SOURCE_FLAGS = ['--conditions=meshpress-source', '--import', 'tsx']
  * baselines may run from source: their cost is not what is measured.
  */
 export const BUILT_SERVER = 'server/dist/main.js';
+/** A TypeScript worker of this repository that uses the compiled @meshpress/* packages (the fleets). */
+export const BUILT_LIBRARY_FLAGS = ['--import', 'tsx'] as const;
 export const BUILT_SIDECAR = 'client/dist/sidecar/main.js';
 
 /** Compiles client/ and server/ (incremental: quick when nothing changed). */
@@ -156,7 +158,8 @@ export function forkWorker<Message extends { type: string }>(
 ): Worker<Message> {
   const child = fork(join(REPO_ROOT, script), [], {
     cwd: REPO_ROOT,
-    execArgv: [...nodeFlags],
+    // e.g. BENCH_WORKER_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the workers.
+    execArgv: [...(process.env.BENCH_WORKER_NODE_FLAGS?.split(' ').filter(Boolean) ?? []), ...nodeFlags],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const queue: Message[] = [];
@@ -205,6 +208,9 @@ export function forkWorker<Message extends { type: string }>(
       });
     },
     async stop() {
+      // A worker that has sent its result exits by itself: give it a moment (a --cpu-prof profile is
+      // written on the way out), then kill it.
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 3_000).unref())]);
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await exited;
     },

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { forkWorker, type Worker } from '../harness/processes.js';
+import { BUILT_LIBRARY_FLAGS, forkWorker, type Worker } from '../harness/processes.js';
 import type {
   ClockReply,
   CollectReply,
@@ -105,7 +105,9 @@ export class FleetDriver {
     workers: number,
     readonly capacityPerWorker: number,
   ) {
-    this.#workers = Array.from({ length: workers }, () => forkWorker<FleetMessage>(system.workerScript));
+    this.#workers = Array.from({ length: workers }, () =>
+      forkWorker<FleetMessage>(system.workerScript, BUILT_LIBRARY_FLAGS),
+    );
     for (const [i, w] of this.#workers.entries())
       w.send({ type: 'start', config: system.workerConfig(i, capacityPerWorker) });
   }

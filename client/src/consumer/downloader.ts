@@ -46,7 +46,19 @@ export class Downloader {
 
   async download(record: VersionRecord, signal: AbortSignal): Promise<Downloaded> {
     const failures: MeshpressError[] = [];
-    for (const source of this.#sources(record)) {
+    // Inline bytes (the common case for configuration) need no request, so no timeout or abort scope:
+    // after a publish every subscriber takes this path at once.
+    const pointer = record.pointer;
+    if (pointer.kind === 'direct' && pointer.data.byteLength === record.size) {
+      if (signal.aborted) throw signal.reason;
+      try {
+        verifyPayload(record, pointer.data, 'inline');
+        return { data: pointer.data, source: 'inline' };
+      } catch (error) {
+        failures.push(asTransportError(error, 'download from inline'));
+      }
+    }
+    for (const source of this.#remoteSources(record)) {
       if (signal.aborted) throw signal.reason;
       const scoped = timeoutSignal(signal, this.#options.clock, this.#options.attemptTimeoutMs, source.name);
       try {
@@ -73,15 +85,11 @@ export class Downloader {
     });
   }
 
-  #sources(record: VersionRecord): Source[] {
+  /** Copies to fetch after the inline one (listings omit inline payloads: those come from the service). */
+  #remoteSources(record: VersionRecord): Source[] {
     const { transport, s3, region } = this.#options;
     const sources: Source[] = [];
     const pointer = record.pointer;
-    // Listings omit inline payloads; a direct pointer whose bytes are missing is fetched from the service.
-    if (pointer.kind === 'direct' && pointer.data.byteLength === record.size) {
-      const data = pointer.data;
-      sources.push({ name: 'inline', fetch: async () => data });
-    }
     if (pointer.kind === 's3') {
       for (const location of orderByRegion(pointer.locations, region))
         sources.push({ name: `s3:${location.region}`, fetch: (signal) => s3.get(location, signal) });

@@ -2,7 +2,7 @@ import type { Clock, TimerHandle } from '../core/clock.js';
 import { ClosedError, type MeshpressError, TooManyRequestsError } from '../core/errors.js';
 import type { Identity } from '../core/names.js';
 import { asTransportError } from '../core/wire-error.js';
-import { timeoutSignal } from './abort.js';
+import { RequestTimeoutError } from './abort.js';
 import { jitteredInterval } from './backoff.js';
 import type { ClientLogger } from './logger.js';
 import type { ClientMetrics } from './metrics.js';
@@ -136,26 +136,30 @@ export class Poller {
 
     const waitMs =
       o.mode === 'long-poll' && !this.#hooks.awaitingFirstAnswer() ? o.longPollWaitMs : undefined;
+    // One controller per poll, aborted by the timeout, by a superseding poke, or by #stop when the client
+    // closes: no signal chain or listeners per poll (a fleet of long-polls re-polls all at once).
     const controller = new AbortController();
-    const onClose = () => controller.abort(o.signal.reason);
-    o.signal.addEventListener('abort', onClose, { once: true });
-    const scoped = timeoutSignal(controller.signal, o.clock, o.requestTimeoutMs + (waitMs ?? 0), 'poll');
+    const timeoutMs = o.requestTimeoutMs + (waitMs ?? 0);
+    const timeout = o.clock.setTimeout(
+      () => controller.abort(new RequestTimeoutError('poll', timeoutMs)),
+      timeoutMs,
+    );
     const inflight = { controller, holding: (waitMs ?? 0) > 0 };
     this.#inflight = inflight;
     const began = o.clock.now();
 
     let updates: PollUpdate[];
     try {
-      updates = await o.transport.poll({ identity: o.identity, topics, waitMs, signal: scoped.signal });
+      updates = await o.transport.poll({ identity: o.identity, topics, waitMs, signal: controller.signal });
     } catch (error) {
       const superseded = controller.signal.reason instanceof Superseded;
-      this.#finishRequest(scoped, onClose);
+      o.clock.clearTimeout(timeout);
       this.#inflight = undefined;
       if (o.signal.aborted) return;
       if (superseded) return this.#schedule(0);
       return this.#failed(asTransportError(error, 'poll'));
     }
-    this.#finishRequest(scoped, onClose);
+    o.clock.clearTimeout(timeout);
     // Answered: still in flight while the answer is applied (a poke now polls again afterwards rather
     // than overlapping with this answer), but no longer held, so nothing cuts it short.
     inflight.holding = false;
@@ -173,11 +177,6 @@ export class Poller {
     }
     if (o.signal.aborted) return;
     this.#schedule(this.#delayAfterSuccess(progress, updates.length, waitMs, o.clock.now() - began));
-  }
-
-  #finishRequest(scoped: { dispose(): void }, onClose: () => void): void {
-    scoped.dispose();
-    this.#o.signal.removeEventListener('abort', onClose);
   }
 
   #succeeded(): void {
