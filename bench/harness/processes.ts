@@ -116,7 +116,8 @@ export async function startMeshpress(env: Record<string, string> = {}): Promise<
   const { server, match } = await startProcess({
     name: 'meshpress',
     script: BUILT_SERVER,
-    nodeFlags: [],
+    // e.g. BENCH_SERVER_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the server.
+    nodeFlags: process.env.BENCH_SERVER_NODE_FLAGS?.split(' ').filter(Boolean) ?? [],
     env: {
       MESHPRESS_DATA_DIR: dataDir,
       MESHPRESS_HOST: '127.0.0.1',

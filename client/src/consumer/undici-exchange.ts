@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { Pool } from 'undici';
+import { dispatchBuffered } from './buffered-dispatch.js';
 import type { HttpAnswer, HttpCall, HttpExchange } from './http-exchange.js';
 
 /**
@@ -16,9 +17,9 @@ interface Target {
 }
 
 /**
- * HTTP through one keep-alive undici Pool per server origin, with `Pool.request` rather than fetch:
- * no WHATWG Request/Response/Headers objects, web streams or per-request AbortController, which made
- * up most of a subscriber's CPU per applied update.
+ * HTTP through one keep-alive undici Pool per server origin, with `dispatch` and a buffering handler
+ * rather than fetch or `request`: no WHATWG Request/Response/Headers objects, no streams, no
+ * per-request AbortController, which made up most of a subscriber's CPU per applied update.
  */
 export class UndiciExchange implements HttpExchange {
   readonly #pools = new Map<string, Pool>();
@@ -27,24 +28,26 @@ export class UndiciExchange implements HttpExchange {
 
   async send(base: string, path: string, call: HttpCall): Promise<HttpAnswer> {
     const target = this.#target(base);
-    const { statusCode, headers, body } = await target.pool.request({
-      method: call.method,
-      path: `${target.prefix}${path}`,
-      headers: call.headers,
-      body: call.body ?? null,
-      signal: call.signal,
-    });
+    const { status, headers, body } = await dispatchBuffered(
+      target.pool,
+      {
+        method: call.method,
+        path: `${target.prefix}${path}`,
+        headers: call.headers,
+        body: call.body ?? null,
+        headersTimeout: HEADERS_TIMEOUT_MS,
+        bodyTimeout: BODY_TIMEOUT_MS,
+      },
+      call.signal,
+    );
     return {
-      status: statusCode,
+      status,
       headers: headerReader(headers),
-      text: () => body.text(),
-      bytes: async () => new Uint8Array(await body.arrayBuffer()),
-      // An unread body holds its connection; waiting for dump() lets the next request reuse the socket.
-      discard: () =>
-        body.dump().then(
-          () => undefined,
-          () => undefined,
-        ),
+      text: async () => body.toString('utf8'),
+      // A copy: the body may be a slice of a much larger socket buffer that it would keep alive.
+      bytes: async () => new Uint8Array(body),
+      // The body was read in full: the connection is free already.
+      discard: async () => undefined,
     };
   }
 

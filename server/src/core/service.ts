@@ -512,13 +512,13 @@ export class MeshpressService {
           cancel();
           this.#clock.clearTimeout(timer);
           signal?.removeEventListener('abort', finish);
-          this.#shutdown.signal.removeEventListener('abort', finish);
           resolveWait();
         };
         wake = finish;
         const timer = this.#clock.setTimeout(finish, ms);
         signal?.addEventListener('abort', finish, { once: true });
-        this.#shutdown.signal.addEventListener('abort', finish, { once: true });
+        // Shutdown needs no listener here: close() wakes every registered waiter, and a listener per
+        // held poll on the one shutdown signal made each new long-poll cost O(held polls) to register.
       });
     return { wait, cancel };
   }
