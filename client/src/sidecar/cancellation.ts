@@ -34,8 +34,12 @@ export class Cancellation {
   removeAbortListener(listener: () => void): void {
     const listeners = this.#listeners;
     if (listeners === undefined) return;
+    // Two or three listeners at most: shifting by hand is cheaper than splice.
+    const last = listeners.length - 1;
     const i = listeners.lastIndexOf(listener);
-    if (i >= 0) listeners.splice(i, 1);
+    if (i < 0) return;
+    for (let j = i; j < last; j++) listeners[j] = listeners[j + 1]!;
+    listeners.pop();
   }
 
   /** Runs `listener` once when aborted (at once if already); returns a function that removes it. */

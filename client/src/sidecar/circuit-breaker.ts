@@ -84,6 +84,9 @@ export class NodeCircuit {
     return { kind: 'queued', waiter };
   }
 
+  /** `release`, bound once: handed to each response body's `onClose` without a closure per request. */
+  readonly releaser = (): void => this.release();
+
   /** Ends a granted attempt and hands its connection to the oldest waiter its limit allows. */
   release(): void {
     if (this.#active > 0) this.#active--;

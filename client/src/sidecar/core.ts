@@ -14,7 +14,7 @@ import {
 import { DRAINING } from './errors.js';
 import { InboundGuard, type PolicyState } from './inbound-guard.js';
 import { NodeRegistry } from './node-registry.js';
-import { handleOutbound } from './outbound-handler.js';
+import { handleOutbound, type OutboundHandlerOptions } from './outbound-handler.js';
 import { OutboundProxy } from './outbound-proxy.js';
 import { writeJson, writeRejection } from './respond.js';
 import type { AppliedVersion, RoutesState } from './routes-state.js';
@@ -78,6 +78,7 @@ export class SidecarCore {
   readonly #o: z.output<typeof sidecarCoreOptionsSchema>;
   readonly #ownsUpstream: boolean;
   readonly #startedAt: number;
+  readonly #outboundOptions: OutboundHandlerOptions;
   #inFlight = 0;
   #idleWaiters: (() => void)[] = [];
   #draining = false;
@@ -106,6 +107,11 @@ export class SidecarCore {
       principal: o.principal,
     });
     this.inbound = new InboundGuard(this.stats, o.localApp);
+    this.#outboundOptions = {
+      proxy: this.outbound,
+      stats: this.stats,
+      maxRequestBodyBytes: o.maxRequestBodyBytes,
+    };
   }
 
   setRoutes(snapshot: RoutesSnapshot, applied: AppliedVersion): RoutesState {
@@ -127,11 +133,7 @@ export class SidecarCore {
 
   readonly handleOutbound = (req: IncomingMessage, res: ServerResponse): void => {
     if (!this.#admit(req, res)) return;
-    handleOutbound(
-      { proxy: this.outbound, stats: this.stats, maxRequestBodyBytes: this.#o.maxRequestBodyBytes },
-      req,
-      res,
-    ).catch((error: unknown) => this.#fail(res, error));
+    handleOutbound(this.#outboundOptions, req, res).catch((error: unknown) => this.#fail(res, error));
   };
 
   readonly handleInbound = (req: IncomingMessage, res: ServerResponse): void => {
@@ -193,7 +195,8 @@ export class SidecarCore {
       return false;
     }
     this.#inFlight++;
-    res.once('close', () => {
+    // `on`, not `once`: 'close' comes once, and `once` wraps the listener for every request.
+    res.on('close', () => {
       this.#inFlight--;
       if (this.#inFlight === 0 && this.#idleWaiters.length > 0) {
         const waiters = this.#idleWaiters;

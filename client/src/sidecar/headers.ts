@@ -57,19 +57,22 @@ function connectionTokens(value: string | undefined): Set<string> | undefined {
 /**
  * The request headers to send upstream, as undici's flat `[name, value, ...]` list, from Node's
  * `rawHeaders` (original case and order, repeated headers kept). Drops hop-by-hop and framing headers,
- * and, when `stampIdentity`, the identity headers the outbound proxy sets itself.
+ * and, when `stampIdentity`, the identity headers the outbound proxy sets itself. `keepContentLength`
+ * keeps the caller's content-length, for a body that is streamed (a buffered one is measured again).
  */
 export function forwardedRequestHeaders(
   rawHeaders: readonly string[],
   connection: string | undefined,
   stampIdentity: boolean,
+  keepContentLength = false,
 ): string[] {
   const extra = connectionTokens(connection);
   const out: string[] = [];
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || extra?.has(lower)) continue;
+    if (HOP_BY_HOP.has(lower) && !(keepContentLength && lower === 'content-length')) continue;
+    if (extra?.has(lower)) continue;
     if (stampIdentity && STAMPED.has(lower)) continue;
     out.push(name, rawHeaders[i + 1]!);
   }
@@ -88,6 +91,42 @@ export function forwardedResponseHeaders(headers: IncomingHttpHeaders): Outgoing
     if (value !== undefined) out[name] = value;
   }
   return out;
+}
+
+/**
+ * Upstream response headers from a flat `[name, value, ...]` list, as a flat list for `writeHead`:
+ * names lowercased, hop-by-hop ones (and those the Connection header names) dropped, repeats and
+ * content-length kept; then `own`, the headers the sidecar sets itself (flat, lowercase names), which
+ * replace any the upstream sent under the same names.
+ */
+export function forwardedResponseHeaderList(raw: readonly string[], own: readonly string[]): string[] {
+  const out: string[] = [];
+  let connection: string | undefined;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const lower = raw[i]!.toLowerCase();
+    const value = raw[i + 1]!;
+    if (lower === 'connection') connection = connection === undefined ? value : `${connection}, ${value}`;
+    if (lower !== 'content-length' && HOP_BY_HOP.has(lower)) continue;
+    if (lower.startsWith('x-meshpress-') && namedIn(own, lower)) continue;
+    out.push(lower, value);
+  }
+  const extra = connectionTokens(connection);
+  if (extra === undefined) {
+    for (const item of own) out.push(item);
+    return out;
+  }
+  const kept: string[] = [];
+  for (let i = 0; i < out.length; i += 2) {
+    const name = out[i]!;
+    if (name === 'content-length' || !extra.has(name)) kept.push(name, out[i + 1]!);
+  }
+  for (const item of own) kept.push(item);
+  return kept;
+}
+
+function namedIn(flat: readonly string[], name: string): boolean {
+  for (let i = 0; i < flat.length; i += 2) if (flat[i] === name) return true;
+  return false;
 }
 
 /** One header value as route matching and policy see it: repeated headers joined with ", ". */

@@ -1,23 +1,23 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import type { HeaderLookup } from '../mesh/index.js';
+import type { Readable } from 'node:stream';
+import type { HeaderLookup, MeshRetryPolicy } from '../mesh/index.js';
 import { Cancellation } from './cancellation.js';
 import { type Rejection, rejection } from './errors.js';
 import {
   ATTEMPTS_HEADER,
   forwardedRequestHeaders,
-  forwardedResponseHeaders,
+  forwardedResponseHeaderList,
   headerValue,
   ROUTE_HEADER,
   ROUTES_VERSION_HEADER,
   TARGET_HEADER,
 } from './headers.js';
 import type { OutboundPlan, OutboundProxy } from './outbound-proxy.js';
-import { readBody } from './request-body.js';
+import { hasBody, readBody, requestBodyStream } from './request-body.js';
 import { writeRejection } from './respond.js';
 import type { AttemptFailure } from './retry-policy.js';
 import { CANCELLED } from './retry-runner.js';
 import { type SidecarStats, statusClass } from './stats.js';
-import { streamBody } from './stream-body.js';
 
 const BODY_TOO_LARGE = (limit: number) =>
   rejection(413, 'BODY_TOO_LARGE', `the request body exceeds ${limit} bytes`, { details: { limit } });
@@ -49,10 +49,22 @@ function decisionHeaders(plan: OutboundPlan, attempts?: number): OutgoingHttpHea
   return headers;
 }
 
+/** The same for an upstream response, as a flat list. */
+function decisionHeaderList(plan: Extract<OutboundPlan, { kind: 'forward' }>, attempts: number): string[] {
+  const version = plan.state.versionHeader;
+  const headers = version === undefined ? [] : [ROUTES_VERSION_HEADER, version];
+  headers.push(ROUTE_HEADER, plan.decision.route, TARGET_HEADER, plan.target.virtualNode);
+  if (attempts > 0) headers.push(ATTEMPTS_HEADER, String(attempts));
+  return headers;
+}
+
 /**
- * HTTP plumbing of the outbound listener: plan (the snapshot read), read the body, execute, then stream
+ * HTTP plumbing of the outbound listener: plan (the snapshot read), take the body, execute, then stream
  * the chosen response back with the decision headers. Sidecar-generated answers use the meshpress
  * error shape and carry `x-meshpress-error`.
+ *
+ * A request body is buffered (up to `maxRequestBodyBytes`) when the route may retry, so that a retry
+ * can send it again; on a route that makes one attempt only it is streamed upstream as it arrives.
  */
 export async function handleOutbound(
   o: OutboundHandlerOptions,
@@ -72,20 +84,30 @@ export async function handleOutbound(
   }
 
   const caller = new Cancellation();
-  res.once('close', () => {
+  // `on`, not `once`: 'close' comes once, and `once` would wrap the listener for every request.
+  res.on('close', () => {
     if (!res.writableFinished) caller.abort(CANCELLED);
   });
-  const body = await readBody(req, o.maxRequestBodyBytes);
-  if (body.kind !== 'ok') {
-    // An unread body would be parsed as the next request: this connection cannot be reused.
-    res.shouldKeepAlive = false;
-    respondRejected(
-      o.stats,
-      res,
-      plan,
-      body.kind === 'too-large' ? BODY_TOO_LARGE(o.maxRequestBodyBytes) : BAD_REQUEST,
-    );
-    return;
+  let body: Buffer | Readable | undefined;
+  let streamed: Readable | undefined;
+  if (!hasBody(req)) req.resume();
+  else if (!mayRetry(plan.decision.retryPolicy)) {
+    streamed = requestBodyStream(req);
+    body = streamed;
+  } else {
+    const read = await readBody(req, o.maxRequestBodyBytes);
+    if (read.kind !== 'ok') {
+      // An unread body would be parsed as the next request: this connection cannot be reused.
+      res.shouldKeepAlive = false;
+      respondRejected(
+        o.stats,
+        res,
+        plan,
+        read.kind === 'too-large' ? BODY_TOO_LARGE(o.maxRequestBodyBytes) : BAD_REQUEST,
+      );
+      return;
+    }
+    body = read.body;
   }
 
   const outcome = await o.proxy.execute(
@@ -93,26 +115,34 @@ export async function handleOutbound(
     {
       method,
       path,
-      headers: forwardedRequestHeaders(req.rawHeaders, headerValue(headers, 'connection'), true),
-      body: body.body,
+      headers: forwardedRequestHeaders(
+        req.rawHeaders,
+        headerValue(headers, 'connection'),
+        true,
+        streamed !== undefined,
+      ),
+      body,
     },
     caller,
   );
+  // A body that never went upstream (refused, timed out while queued) is read off and thrown away.
+  if (streamed !== undefined && outcome.kind !== 'response') streamed.destroy();
   const routeCounters = o.stats.route(plan.decision.route);
 
   switch (outcome.kind) {
     case 'response': {
       const { response } = outcome;
-      const out = forwardedResponseHeaders(response.headers);
-      Object.assign(out, decisionHeaders(plan, outcome.attempts));
       if (res.destroyed) {
         response.body.destroy();
         outcome.settle();
         return;
       }
       routeCounters.responses[statusClass(outcome.status)]++;
-      res.writeHead(outcome.status, out);
-      streamBody(response.body, res, outcome.settle);
+      res.writeHead(
+        outcome.status,
+        forwardedResponseHeaderList(response.headers, decisionHeaderList(plan, outcome.attempts)),
+      );
+      response.body.pipeTo(res, outcome.settle);
       return;
     }
     case 'local':
@@ -131,6 +161,11 @@ export async function handleOutbound(
       res.destroy();
       return;
   }
+}
+
+/** Whether a request on a route with this policy may be sent more than once. */
+function mayRetry(policy: MeshRetryPolicy | undefined): boolean {
+  return policy !== undefined && policy.maxRetries > 0;
 }
 
 function respondRejected(

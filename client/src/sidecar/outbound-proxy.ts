@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type { Clock } from '../core/clock.js';
 import {
   type HeaderLookup,
@@ -33,7 +34,7 @@ import {
   type RoutesState,
 } from './routes-state.js';
 import type { RouteCounters, SidecarStats, TargetCounters } from './stats.js';
-import { discardBody, type Upstream, type UpstreamResponse } from './upstream.js';
+import type { Upstream, UpstreamResponse } from './upstream.js';
 
 /** A request's decision, fixed at its start: everything after uses only `state`'s snapshot. */
 export type OutboundPlan =
@@ -57,7 +58,8 @@ export interface OutboundRequest {
   readonly path: string;
   /** Flat list, hop-by-hop and identity headers already removed. */
   readonly headers: readonly string[];
-  readonly body: Buffer | undefined;
+  /** A buffer can be sent by every attempt; a stream only once (routes that never retry). */
+  readonly body: Buffer | Readable | undefined;
 }
 
 export interface OutboundProxyOptions {
@@ -146,7 +148,7 @@ export class OutboundProxy {
       controller,
       attempt: (attempt, attemptSignal) =>
         this.#attempt(target.node, targetCounters, request, attempt, attemptSignal),
-      discard: (response) => discardBody(response.body),
+      discard: discardResponse,
       onRetry: () => countRetry(routeCounters),
     });
   }
@@ -192,7 +194,8 @@ export class OutboundProxy {
       this.#error(runtime, node, endpoint, counters);
       return { kind: 'failure', failure: classifyUpstreamError(error), error };
     }
-    onceClosed(response, runtime);
+    // The connection slot is held until the body is done with.
+    response.body.onClose(runtime.circuit.releaser);
     if (response.statusCode >= 500) this.#error(runtime, node, endpoint, counters);
     else runtime.outliers.recordSuccess(endpoint);
     return { kind: 'response', status: response.statusCode, response };
@@ -209,16 +212,8 @@ export class OutboundProxy {
   }
 }
 
-/** The connection slot is held until the body is consumed or destroyed. */
-function onceClosed(response: UpstreamResponse, runtime: NodeRuntime): void {
-  let released = false;
-  const release = () => {
-    if (released) return;
-    released = true;
-    runtime.circuit.release();
-  };
-  if (response.body.closed) release();
-  else response.body.once('close', release);
+function discardResponse(response: UpstreamResponse): void {
+  response.body.discard();
 }
 
 function countRetry(counters: RouteCounters): void {

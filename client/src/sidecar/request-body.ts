@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { PassThrough, type Readable } from 'node:stream';
 
 export type BodyResult =
   | { readonly kind: 'ok'; readonly body: Buffer | undefined }
@@ -57,4 +58,24 @@ export function readBody(req: IncomingMessage, limit: number): Promise<BodyResul
     req.on('error', onError);
     req.on('close', onClose);
   });
+}
+
+/**
+ * The request body as a stream for undici to send once, as it arrives (routes that never retry). A
+ * PassThrough stands between the two: undici destroys the stream it sends when the exchange fails or the
+ * upstream answers before reading it all, and destroying the caller's request would drop the caller's
+ * connection before the sidecar could answer. Whatever the upstream leaves unread is read off and thrown
+ * away once the stream closes, as Node does for a body nobody reads, so the connection stays usable.
+ */
+export function requestBodyStream(req: IncomingMessage): Readable {
+  const body = new PassThrough();
+  body.once('close', () => {
+    if (req.complete) return;
+    req.unpipe(body);
+    req.resume();
+  });
+  // A caller that goes away mid-body: the upstream must not wait for the rest.
+  req.once('error', (error) => body.destroy(error));
+  req.pipe(body);
+  return body;
 }

@@ -1,5 +1,5 @@
 import { createBackoff } from '../consumer/backoff.js';
-import type { Clock } from '../core/clock.js';
+import type { Clock, TimerHandle } from '../core/clock.js';
 import type { MeshRetryPolicy } from '../mesh/index.js';
 import { Cancellation } from './cancellation.js';
 import type { Rejection } from './errors.js';
@@ -80,16 +80,29 @@ export async function runWithRetries<R>(p: RetryParams<R>): Promise<RetryOutcome
   const overall = p.controller;
   if (overall.aborted) return { kind: endedBy(overall)!, attempts: 0 };
   const deadline = clock.now() + p.timeoutMs;
-  const routeTimer = clock.setTimeout(() => overall.abort(ROUTE_TIMEOUT), p.timeoutMs);
-  const finish = () => clock.clearTimeout(routeTimer);
+  // The route timer is armed only once something could outlive the deadline: an attempt without a
+  // shorter per-try timeout of its own, or a backoff. An attempt whose per-try timer falls due before
+  // the deadline is ended by that timer first, so a request that succeeds at once arms one timer.
+  let routeTimer: TimerHandle | undefined;
+  const armRouteTimer = () => {
+    routeTimer ??= clock.setTimeout(() => overall.abort(ROUTE_TIMEOUT), deadline - clock.now());
+  };
+  const finish = () => {
+    if (routeTimer !== undefined) clock.clearTimeout(routeTimer);
+  };
   const maxAttempts = 1 + (policy?.maxRetries ?? 0);
-  const backoff = policy
-    ? createBackoff({
-        baseMs: policy.backoff.baseIntervalMs,
-        capMs: policy.backoff.maxIntervalMs,
-        random: p.random,
-      })
-    : undefined;
+  let backoff: ((retry: number) => number) | undefined;
+  // Made on the first retry: most requests never need it.
+  const backoffMs = (retry: number) =>
+    (backoff ??= createBackoff({
+      baseMs: policy!.backoff.baseIntervalMs,
+      capMs: policy!.backoff.maxIntervalMs,
+      random: p.random,
+    }))(retry);
+  const wait = (retry: number) => {
+    armRouteTimer();
+    return pause(backoffMs(retry), overall, clock);
+  };
 
   for (let attempts = 1; ; attempts++) {
     const ended = endedBy(overall);
@@ -98,20 +111,21 @@ export async function runWithRetries<R>(p: RetryParams<R>): Promise<RetryOutcome
       return { kind: ended, attempts: attempts - 1 };
     }
     const remaining = deadline - clock.now();
-    // The route timer covers an attempt that would outlive the deadline; only a shorter per-try timeout
-    // needs a timer, and a controller, of its own.
+    // Only a per-try timeout shorter than the time left needs a timer, and a controller, of its own.
     const perTry =
       policy !== undefined && policy.perTryTimeoutMs < remaining ? policy.perTryTimeoutMs : undefined;
     let tryCtl = overall;
     let release = noop;
-    if (perTry !== undefined) {
+    if (perTry === undefined) armRouteTimer();
+    else {
       const own = new Cancellation();
-      const unforward = overall.onAbort(() => own.abort(overall.reason));
+      const forward = () => own.abort(overall.reason);
+      overall.addAbortListener(forward);
       const tryTimer = clock.setTimeout(() => own.abort(PER_TRY_TIMEOUT), perTry);
       tryCtl = own;
       release = () => {
         clock.clearTimeout(tryTimer);
-        unforward();
+        overall.removeAbortListener(forward);
       };
     }
 
@@ -126,7 +140,7 @@ export async function runWithRetries<R>(p: RetryParams<R>): Promise<RetryOutcome
       // The per-try timeout ended this attempt.
       if (attempts < maxAttempts && isRetriableFailure('timeout', policy!.retryOn)) {
         p.onRetry?.(attempts, 'timeout');
-        if (await pause(backoff!(attempts - 1), overall, clock)) continue;
+        if (await wait(attempts - 1)) continue;
         finish();
         return { kind: endedBy(overall) ?? 'timeout', attempts };
       }
@@ -145,7 +159,7 @@ export async function runWithRetries<R>(p: RetryParams<R>): Promise<RetryOutcome
         p.discard(result.response);
         release();
         p.onRetry?.(attempts, result.status);
-        if (await pause(backoff!(attempts - 1), overall, clock)) continue;
+        if (await wait(attempts - 1)) continue;
         finish();
         return { kind: endedBy(overall) ?? 'timeout', attempts };
       }
@@ -168,7 +182,7 @@ export async function runWithRetries<R>(p: RetryParams<R>): Promise<RetryOutcome
     release();
     if (attempts < maxAttempts && isRetriableFailure(result.failure, policy!.retryOn)) {
       p.onRetry?.(attempts, result.failure);
-      if (await pause(backoff!(attempts - 1), overall, clock)) continue;
+      if (await wait(attempts - 1)) continue;
       finish();
       return { kind: endedBy(overall) ?? 'timeout', attempts };
     }
@@ -198,11 +212,12 @@ function raceAbort<R>(
 ): Promise<AttemptResult<R> | typeof ABORTED> {
   return new Promise((resolve) => {
     let done = false;
-    const remove = signal.onAbort(() => {
+    const onAbort = () => {
       if (done) return;
       done = true;
       resolve(ABORTED);
-    });
+    };
+    signal.addAbortListener(onAbort);
     work.then(
       (result) => {
         if (done) {
@@ -210,13 +225,13 @@ function raceAbort<R>(
           return;
         }
         done = true;
-        remove();
+        signal.removeAbortListener(onAbort);
         resolve(result);
       },
       (error: unknown) => {
         if (done) return;
         done = true;
-        remove();
+        signal.removeAbortListener(onAbort);
         resolve({ kind: 'failure', failure: 'reset', error });
       },
     );

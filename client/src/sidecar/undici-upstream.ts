@@ -3,6 +3,7 @@ import type { MeshEndpoint } from '../mesh/index.js';
 import type { Cancellation } from './cancellation.js';
 import { endpointOrigin } from './outlier-detector.js';
 import type { Upstream, UpstreamRequest, UpstreamResponse } from './upstream.js';
+import { UpstreamExchange } from './upstream-exchange.js';
 
 export interface UndiciUpstreamOptions {
   /** How long an idle upstream connection is kept for reuse. */
@@ -12,14 +13,18 @@ export interface UndiciUpstreamOptions {
 
 interface PoolEntry {
   readonly key: string;
+  readonly maxConnections: number;
   readonly pool: Pool;
   inFlight: number;
   closing: boolean;
+  /** Ends one request's use of the pool (made once per pool, not per request). */
+  readonly release: () => void;
 }
 
 /**
  * Upstream calls over undici: one Pool per endpoint (and connection limit), keep-alive, HTTP/1.1
- * without pipelining, so a pool's `connections` bounds the sockets it opens. Timeouts are the
+ * without pipelining, so a pool's `connections` bounds the sockets it opens. Requests go through
+ * `dispatch` with an UpstreamExchange as handler (no Readable per response). Timeouts are the
  * proxy's (route and per-try timers abort through the signal), so undici's own header and body
  * timeouts are off.
  *
@@ -29,6 +34,7 @@ interface PoolEntry {
  */
 export class UndiciUpstream implements Upstream {
   readonly #pools = new Map<string, PoolEntry>();
+  readonly #byEndpoint = new WeakMap<MeshEndpoint, PoolEntry>();
   #wanted = new Set<string>();
   #closed = false;
 
@@ -38,32 +44,25 @@ export class UndiciUpstream implements Upstream {
     return this.#pools.size;
   }
 
-  async send(
+  send(
     endpoint: MeshEndpoint,
     maxConnections: number,
     request: UpstreamRequest,
     signal: Cancellation,
   ): Promise<UpstreamResponse> {
     const entry = this.#acquire(endpoint, maxConnections);
-    try {
-      const response = await entry.pool.request({
+    const exchange = new UpstreamExchange(signal, entry.release);
+    // dispatch reports every failure, synchronous ones included, through the handler.
+    entry.pool.dispatch(
+      {
         method: request.method as 'GET',
         path: request.path,
         headers: request.headers as string[],
         body: request.body ?? null,
-        signal,
-      });
-      let released = false;
-      response.body.once('close', () => {
-        if (released) return;
-        released = true;
-        this.#release(entry);
-      });
-      return { statusCode: response.statusCode, headers: response.headers, body: response.body };
-    } catch (error) {
-      this.#release(entry);
-      throw error;
-    }
+      },
+      exchange,
+    );
+    return exchange.response;
   }
 
   retain(endpoints: Iterable<{ endpoint: MeshEndpoint; maxConnections: number }>): void {
@@ -83,11 +82,18 @@ export class UndiciUpstream implements Upstream {
   }
 
   #acquire(endpoint: MeshEndpoint, maxConnections: number): PoolEntry {
+    // Endpoints are frozen snapshot objects: remember their pool rather than build its key per request.
+    let entry = this.#byEndpoint.get(endpoint);
+    if (entry !== undefined && !entry.closing && entry.maxConnections === maxConnections) {
+      entry.inFlight++;
+      return entry;
+    }
     const key = poolKey(endpoint, maxConnections);
-    let entry = this.#pools.get(key);
+    entry = this.#pools.get(key);
     if (!entry) {
-      entry = {
+      const created: PoolEntry = {
         key,
+        maxConnections,
         inFlight: 0,
         closing: false,
         pool: new Pool(endpointOrigin(endpoint), {
@@ -98,10 +104,13 @@ export class UndiciUpstream implements Upstream {
           headersTimeout: 0,
           bodyTimeout: 0,
         }),
+        release: () => this.#release(created),
       };
+      entry = created;
       // After close() a late request still works; its pool is closed when it finishes.
       if (!this.#closed) this.#pools.set(key, entry);
     }
+    if (!this.#closed) this.#byEndpoint.set(endpoint, entry);
     entry.inFlight++;
     return entry;
   }

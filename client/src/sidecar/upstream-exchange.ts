@@ -35,7 +35,7 @@ class BodyDestroyed extends Error {
  */
 export class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamResponse, UpstreamBody {
   statusCode = 0;
-  headers: IncomingHttpHeaders = {};
+  headers: readonly string[] = NO_HEADERS;
   readonly body: UpstreamBody = this;
   closed = false;
   /** Resolves at the response headers, rejects if none come. */
@@ -76,14 +76,14 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamRes
   }
 
   onResponseStart(
-    _controller: Dispatcher.DispatchController,
+    controller: Dispatcher.DispatchController,
     statusCode: number,
     headers: IncomingHttpHeaders,
   ): void {
     // 1xx are informational: the final response follows on the same request.
     if (statusCode < 200 || this.#phase !== WAITING) return;
     this.statusCode = statusCode;
-    this.headers = headers;
+    this.headers = flatHeaders(controller.rawHeaders, headers);
     this.#phase = BODY;
     this.#resolve(this);
   }
@@ -235,6 +235,30 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamRes
       listener();
     }
   }
+}
+
+const NO_HEADERS: readonly string[] = Object.freeze([]);
+
+/**
+ * The response headers as a flat list. From undici's raw list when it has one: values byte for byte
+ * (latin1, which is how Node writes them again), where the parsed object has them decoded as UTF-8, which
+ * Node cannot write back (characters above U+00FF) or writes back as different bytes.
+ */
+function flatHeaders(
+  raw: Dispatcher.DispatchController['rawHeaders'],
+  parsed: IncomingHttpHeaders,
+): string[] {
+  const out: string[] = [];
+  if (Array.isArray(raw)) {
+    for (const item of raw) out.push(typeof item === 'string' ? item : item.toString('latin1'));
+    return out;
+  }
+  for (const name in parsed) {
+    const value = parsed[name];
+    if (Array.isArray(value)) for (const v of value) out.push(name, v);
+    else if (value !== undefined) out.push(name, value);
+  }
+  return out;
 }
 
 /** undici needs an Error to fail a request with; the signal's own reason when it is one. */

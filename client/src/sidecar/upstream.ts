@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { MeshEndpoint } from '../mesh/index.js';
 import type { Cancellation } from './cancellation.js';
@@ -41,7 +41,8 @@ export interface UpstreamBody {
 
 export interface UpstreamResponse {
   readonly statusCode: number;
-  readonly headers: IncomingHttpHeaders;
+  /** Flat `[name, value, ...]` list as received: original order, repeats kept, values byte for byte (latin1). */
+  readonly headers: readonly string[];
   readonly body: UpstreamBody;
 }
 

@@ -1,7 +1,12 @@
 import { Readable } from 'node:stream';
 import type { MeshEndpoint } from '../../../client/src/mesh/index.js';
 import type { Cancellation } from '../../../client/src/sidecar/cancellation.js';
-import type { Upstream, UpstreamRequest, UpstreamResponse } from '../../../client/src/sidecar/upstream.js';
+import {
+  readableBody,
+  type Upstream,
+  type UpstreamRequest,
+  type UpstreamResponse,
+} from '../../../client/src/sidecar/upstream.js';
 
 export interface UpstreamCall {
   readonly host: string;
@@ -52,8 +57,8 @@ export class ScriptedUpstream implements Upstream {
 export function reply(status: number, text: string): Promise<UpstreamResponse> {
   return Promise.resolve({
     statusCode: status,
-    headers: { 'content-type': 'text/plain' },
-    body: Readable.from([Buffer.from(text)]),
+    headers: ['content-type', 'text/plain'],
+    body: readableBody(Readable.from([Buffer.from(text)])),
   });
 }
 

@@ -222,8 +222,8 @@ describe('OutboundProxy: circuit breaking and outlier ejection', () => {
     // The slot is held until the first body is consumed.
     await t.flush();
     expect(t.upstream.calls).toHaveLength(1);
-    ra.response.body.resume();
-    await new Promise<void>((resolve) => ra.response.body.once('close', () => resolve()));
+    ra.response.body.discard();
+    await new Promise<void>((resolve) => ra.response.body.onClose(resolve));
     expect((await b).kind).toBe('response');
     expect(t.upstream.calls).toHaveLength(2);
   });
@@ -241,7 +241,7 @@ describe('OutboundProxy: circuit breaking and outlier ejection', () => {
     );
     const drain = async () => {
       const o = await t.run(t.proxy.plan('GET', '/', NO_HEADERS));
-      if (o.kind === 'response') o.response.body.resume();
+      if (o.kind === 'response') o.response.body.discard();
       return o;
     };
     expect(await drain()).toMatchObject({ kind: 'response', status: 500 });
