@@ -13,6 +13,12 @@
  * pressure under 20 %; default 30000, 0 when quick), BENCH_SIDECAR_NODE_FLAGS (e.g. --cpu-prof). Writes bench/results/sidecar-latency.json and prints a `BENCH_RESULT {...}`
  * line for bench/run.ts.
  *
+ * BENCH_BASELINE_SIDECAR=<path to another build's dist/sidecar/main.js> (interleaved mode only) runs that
+ * sidecar too, as a third side of the same generator: before/after figures measured at the same moments,
+ * which a machine shared with other work does not give run to run. The comparison is written to
+ * bench/results/sidecar-latency.compare.json (the usual results file is left alone): the generator then
+ * sends three times the rate, so its figures are not comparable with a plain run's.
+ *
  * Every process is its own: the upstream, the meshpress server, the sidecar (its real entry point) and
  * the load generator (this file with `--role=load`, started afresh for each phase). On a machine shared
  * with other work, load swings between phases would bias a phase-by-phase comparison; interleaving
@@ -43,6 +49,8 @@ const WAIT_QUIET_MS = Number(process.env.BENCH_WAIT_QUIET_MS ?? (QUICK ? 0 : 30_
 const QUIET_PRESSURE = 20;
 /** Generous for a loopback hello world; the generator never holds more than this many connections. */
 const CONNECTIONS = 64;
+/** Another build of the sidecar to measure alongside this one (see the header). */
+const BASELINE = process.env.BENCH_BASELINE_SIDECAR || undefined;
 
 /** The upstream: hello world over keep-alive. */
 function runUpstream(): void {
@@ -330,26 +338,28 @@ async function orchestrate(): Promise<void> {
     });
     await admin.close();
 
-    const sidecar = await start(
-      [
-        // e.g. BENCH_SIDECAR_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the sidecar.
-        ...(process.env.BENCH_SIDECAR_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
-        BUILT_SIDECAR,
-        '--server',
-        serverUrl,
-        '--app',
-        'bench',
-        '--routes-topic',
-        topic,
-        '--outbound-port',
-        '0',
-        '--admin-port',
-        '0',
-        '--log-level',
-        'warn',
-      ],
-      /meshpress-sidecar listening: outbound (\S+) {2}inbound \S+ {2}admin (\S+)/,
-    );
+    const startSidecar = (script: string) =>
+      start(
+        [
+          // e.g. BENCH_SIDECAR_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the sidecar.
+          ...(process.env.BENCH_SIDECAR_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
+          script,
+          '--server',
+          serverUrl,
+          '--app',
+          'bench',
+          '--routes-topic',
+          topic,
+          '--outbound-port',
+          '0',
+          '--admin-port',
+          '0',
+          '--log-level',
+          'warn',
+        ],
+        /meshpress-sidecar listening: outbound (\S+) {2}inbound \S+ {2}admin (\S+)/,
+      );
+    const sidecar = await startSidecar(BUILT_SIDECAR);
     procs.push(sidecar.proc);
     const sidecarUrl = sidecar.match[1]!;
     const adminView = (await (await fetch(`${sidecar.match[2]}/admin`)).json()) as {
@@ -358,24 +368,42 @@ async function orchestrate(): Promise<void> {
     if (adminView.topics.routes.version !== 1)
       throw new Error('the sidecar did not load the routes before listening');
 
-    const urls = { direct: `http://127.0.0.1:${port}`, sidecar: sidecarUrl } as const;
+    if (BASELINE !== undefined && MODE !== 'interleaved')
+      throw new Error('BENCH_BASELINE_SIDECAR needs the interleaved mode');
+    const baseline = BASELINE === undefined ? undefined : await startSidecar(BASELINE);
+    if (baseline) procs.push(baseline.proc);
+    const urls = {
+      direct: `http://127.0.0.1:${port}`,
+      sidecar: sidecarUrl,
+      baseline: baseline?.match[1] ?? '',
+    } as const;
     log(
       `sidecar latency: ${MODE}, ${RATE} req/s per side, open loop, ${ROUNDS} round(s) of ${PHASE_MS} ms (+${WARMUP_MS} ms warm-up), ${cpus().length} cores${QUICK ? ' (quick: figures not comparable)' : ''}`,
     );
     const direct: number[] = [];
     const viaSidecar: number[] = [];
+    const viaBaseline: number[] = [];
+    const samplesOf = { direct, sidecar: viaSidecar, baseline: viaBaseline };
     const rounds: Record<string, unknown>[] = [];
     let errors = 0;
     let late = 0;
     // CPU time per request of the sidecar and of the upstream, from /proc.
-    const cpu = { upstreamMs: 0, upstreamRequests: 0, sidecarMs: 0, sidecarRequests: 0, known: true };
+    const cpu = {
+      upstreamMs: 0,
+      upstreamRequests: 0,
+      sidecarMs: 0,
+      sidecarRequests: 0,
+      baselineMs: 0,
+      baselineRequests: 0,
+      known: true,
+    };
     let maxPressure = 0;
-    type Side = 'direct' | 'sidecar';
+    type Side = 'direct' | 'sidecar' | 'baseline';
     for (let r = 0; r < ROUNDS; r++) {
       // Interleaved: one phase with both sides. Phases: ABBA, direct first in even rounds.
       const phases: Side[][] =
         MODE === 'interleaved'
-          ? [['direct', 'sidecar']]
+          ? [baseline ? ['direct', 'sidecar', 'baseline'] : ['direct', 'sidecar']]
           : r % 2 === 0
             ? [['direct'], ['sidecar']]
             : [['sidecar'], ['direct']];
@@ -384,12 +412,23 @@ async function orchestrate(): Promise<void> {
         const pressureBefore = await waitQuiet(WAIT_QUIET_MS);
         const sidecarBefore = processCpuMs(sidecar.proc.child.pid);
         const upstreamBefore = processCpuMs(upstream.proc.child.pid);
+        const baselineBefore = baseline ? processCpuMs(baseline.proc.child.pid) : 0;
         const report = await runLoadPhase(sides.map((side) => urls[side]));
         const sidecarAfter = processCpuMs(sidecar.proc.child.pid);
         const upstreamAfter = processCpuMs(upstream.proc.child.pid);
+        const baselineAfter = baseline ? processCpuMs(baseline.proc.child.pid) : 0;
         const pressure = { before: pressureBefore, after: machineLoad().cpuPressure10s };
         maxPressure = Math.max(maxPressure, pressure.before ?? 0, pressure.after ?? 0);
-        if ([sidecarBefore, sidecarAfter, upstreamBefore, upstreamAfter].includes(undefined))
+        if (
+          [
+            sidecarBefore,
+            sidecarAfter,
+            upstreamBefore,
+            upstreamAfter,
+            baselineBefore,
+            baselineAfter,
+          ].includes(undefined)
+        )
           cpu.known = false;
         else {
           cpu.upstreamMs += upstreamAfter! - upstreamBefore!;
@@ -399,11 +438,16 @@ async function orchestrate(): Promise<void> {
             cpu.sidecarMs += sidecarAfter! - sidecarBefore!;
             cpu.sidecarRequests += report.sent[k]!;
           }
+          const b = sides.indexOf('baseline');
+          if (b >= 0) {
+            cpu.baselineMs += baselineAfter! - baselineBefore!;
+            cpu.baselineRequests += report.sent[b]!;
+          }
         }
         late += report.late;
         sides.forEach((side, k) => {
           const samples = report.samples[k]!;
-          (side === 'direct' ? direct : viaSidecar).push(...samples);
+          samplesOf[side].push(...samples);
           errors += report.errors[k]!;
           const s = summarize(samples);
           round[side] = {
@@ -414,7 +458,7 @@ async function orchestrate(): Promise<void> {
             cpuPressure: pressure,
           };
           log(
-            `  round ${r + 1} ${side.padEnd(7)} p50 ${ms(s.p50)}  p99 ${ms(s.p99)}  (${s.count} requests, ${report.errors[k]} errors; CPU pressure ${pressure.before ?? '?'}% → ${pressure.after ?? '?'}%)`,
+            `  round ${r + 1} ${side.padEnd(8)} p50 ${ms(s.p50)}  p99 ${ms(s.p99)}  (${s.count} requests, ${report.errors[k]} errors; CPU pressure ${pressure.before ?? '?'}% → ${pressure.after ?? '?'}%)`,
           );
         });
         if (report.late > 0) log(`  round ${r + 1}: ${report.late} requests left more than 1 ms late`);
@@ -424,6 +468,7 @@ async function orchestrate(): Promise<void> {
 
     const d = summarize(direct);
     const s = summarize(viaSidecar);
+    const bl = baseline ? summarize(viaBaseline) : undefined;
     // The round whose phases saw the least CPU pressure: the closest this machine came to being quiet.
     const calmest = rounds
       .map((r) => {
@@ -467,6 +512,15 @@ async function orchestrate(): Promise<void> {
       log(
         `  CPU per request: sidecar ${sidecarCpu.sidecarUsPerRequest} µs (≈${sidecarCpu.sidecarPercentOfCoreAtRate}% of a core at ${RATE} req/s); the hello-world upstream ${sidecarCpu.upstreamUsPerRequest} µs`,
       );
+    const baselineCpuUs = cpu.known && bl ? perRequestUs(cpu.baselineMs, cpu.baselineRequests) : undefined;
+    if (bl) {
+      log(
+        `  baseline p50 ${ms(bl.p50)}  p90 ${ms(bl.p90)}  p99 ${ms(bl.p99)}  p99.9 ${ms(bl.p999)}  max ${ms(bl.max)}  (${bl.count} requests; ${BASELINE})`,
+      );
+      log(
+        `  baseline added p50 ${ms(bl.p50 - d.p50)}  p99 ${ms(bl.p99 - d.p99)}; CPU per request ${baselineCpuUs ?? '?'} µs`,
+      );
+    }
     if (errors > 0) log(`  ${errors} requests failed: the comparison is not valid`);
     if (late > 0)
       log(`  ${late} requests left more than 1 ms late: the load generator (or the machine) fell behind`);
@@ -534,14 +588,42 @@ async function orchestrate(): Promise<void> {
       machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', node: process.version },
       machineLoad: { before, after },
     };
-    const out = fileURLToPath(new URL('./results/sidecar-latency.json', import.meta.url));
+    if (bl)
+      rows.push(
+        {
+          label: `baseline sidecar (${BASELINE}), latency added, p99 / p50`,
+          goal: '',
+          measured: `${ms(bl.p99 - d.p99)} / ${ms(bl.p50 - d.p50)} (via baseline p99 ${ms(bl.p99)}, p50 ${ms(bl.p50)})`,
+          verdict: 'info' as const,
+        },
+        {
+          label: 'baseline sidecar CPU per request',
+          goal: '',
+          measured: `${baselineCpuUs ?? '?'} µs (this build: ${sidecarCpu?.sidecarUsPerRequest ?? '?'} µs)`,
+          verdict: 'info' as const,
+        },
+      );
+    const detailsOut = bl
+      ? {
+          ...details,
+          baseline: {
+            script: BASELINE,
+            summary: roundSummary(bl),
+            addedMs: { p50: round3(bl.p50 - d.p50), p99: round3(bl.p99 - d.p99) },
+            cpuUsPerRequest: baselineCpuUs ?? null,
+          },
+        }
+      : details;
+    const out = fileURLToPath(
+      new URL(`./results/sidecar-latency${bl ? '.compare' : ''}.json`, import.meta.url),
+    );
     mkdirSync(join(out, '..'), { recursive: true });
     writeFileSync(
       out,
-      `${JSON.stringify({ name: 'sidecar-latency', measuredAt: new Date().toISOString(), rows, details }, null, 2)}\n`,
+      `${JSON.stringify({ name: 'sidecar-latency', measuredAt: new Date().toISOString(), rows, details: detailsOut }, null, 2)}\n`,
     );
-    log(`  results: bench/results/sidecar-latency.json`);
-    process.stdout.write(`BENCH_RESULT ${JSON.stringify({ rows, details })}\n`);
+    log(`  results: bench/results/sidecar-latency${bl ? '.compare' : ''}.json`);
+    process.stdout.write(`BENCH_RESULT ${JSON.stringify({ rows, details: detailsOut })}\n`);
   } finally {
     for (const proc of procs.reverse()) await proc.stop();
     rmSync(dataDir, { recursive: true, force: true });

@@ -48,4 +48,12 @@ export { type RunningSidecar, type SidecarDeps, startSidecar } from './sidecar.j
 export { type RouteCounters, SidecarStats, type TargetCounters } from './stats.js';
 export { TokenBucket } from './token-bucket.js';
 export { UndiciUpstream, type UndiciUpstreamOptions } from './undici-upstream.js';
-export { discardBody, type Upstream, type UpstreamRequest, type UpstreamResponse } from './upstream.js';
+export {
+  discardBody,
+  readableBody,
+  type Upstream,
+  type UpstreamBody,
+  type UpstreamRequest,
+  type UpstreamResponse,
+} from './upstream.js';
+export { UpstreamExchange } from './upstream-exchange.js';

@@ -109,7 +109,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamRes
     }
   }
 
-  onResponseEnd(): void {
+  onResponseEnd(_controller?: Dispatcher.DispatchController, _trailers?: IncomingHttpHeaders): void {
     if (this.#phase !== BODY) return;
     this.#phase = COMPLETE;
     this.#signal.removeAbortListener(this.#abortBySignal);
