@@ -256,8 +256,16 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     o !== undefined && o.members === o.target && o.missing === 0 && o.latencyMs.count > 0;
   const m = at(meshpress, largest);
   const e = at(etcd, largest);
+  // Both clocks must agree: from the publish's acknowledgement, and from the moment it was sent. The
+  // first alone flatters a server that fans out before acknowledging (meshpress answers its held polls
+  // before the publisher's response goes out); the second includes the commit.
   const goalMet =
-    complete(m) && complete(e) && m.latencyMs.p99 < GOAL_P99_MS && m.latencyMs.p99 <= e.latencyMs.p99;
+    complete(m) &&
+    complete(e) &&
+    m.latencyMs.p99 < GOAL_P99_MS &&
+    m.latencyMs.p99 <= e.latencyMs.p99 &&
+    m.fromSentMs.p99 < GOAL_P99_MS &&
+    m.fromSentMs.p99 <= e.fromSentMs.p99;
 
   const rows: SummaryRow[] = [];
   for (const size of meshpress.sizes)
@@ -267,11 +275,12 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
   if (goalRow >= 0 && rows[goalRow]!.verdict === 'info')
     rows[goalRow] = { ...rows[goalRow]!, verdict: goalMet ? 'pass' : 'fail' };
   rows.push({
-    label: `p99 at ${int(largest)}: client-library subscribers vs etcd watchers (after publish returned)`,
-    goal: `p99 at ${int(largest)} under 1 s and no worse than etcd's`,
+    label: `p99 at ${int(largest)}: client-library subscribers vs etcd watchers`,
+    goal: `p99 at ${int(largest)} under 1 s and no worse than etcd's, after the publish returned and after it was sent`,
     measured:
       m && e
-        ? `meshpress ${ms(m.latencyMs.p99)} vs etcd ${ms(e.latencyMs.p99)} (ratio ${(m.latencyMs.p99 / Math.max(0.01, e.latencyMs.p99)).toFixed(1)}); all processes on 2 shared cores`
+        ? `after publish returned: meshpress ${ms(m.latencyMs.p99)} vs etcd ${ms(e.latencyMs.p99)}; ` +
+          `after publish sent: meshpress ${ms(m.fromSentMs.p99)} vs etcd ${ms(e.fromSentMs.p99)}; all processes on 2 shared cores`
         : `not measured at ${int(largest)} (meshpress: ${m ? 'yes' : 'no'}, etcd: ${e ? 'yes' : 'no'})`,
     verdict: goalMet ? 'pass' : 'fail',
   });
