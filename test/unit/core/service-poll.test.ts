@@ -269,6 +269,8 @@ describe('long-poll wake-ups', () => {
       hold = undefined;
       release();
       await settle();
+      // Held polls are woken on the event loop's next turn (after the publish has been answered).
+      await new Promise((resolve) => setImmediate(resolve));
       await settle();
       expect(answered).toEqual([v2]);
       await pending;
