@@ -1,4 +1,10 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  request as httpRequest,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileMeshPayload } from '../../client/src/mesh/index.js';
@@ -59,6 +65,12 @@ const to = (node: string) => ({ weightedTargets: [{ virtualNode: node, weight: 1
 beforeAll(async () => {
   ok = await upstream((req, res, body) => {
     const slow = /ms=(\d+)/.exec(req.url ?? '');
+    if (req.url?.startsWith('/orders/note')) {
+      // Node writes header strings as latin1: these are the UTF-8 bytes of the value.
+      res.writeHead(200, { 'x-note': Buffer.from('café €', 'utf8').toString('latin1') });
+      res.end(`note:${body}`);
+      return;
+    }
     const answer = () =>
       res
         .writeHead(200, { 'x-attempt': String(req.headers['x-meshpress-attempt']) })
@@ -290,5 +302,35 @@ describe('sidecar inbound guard against a real local app', () => {
     });
     expect(post.status).toBe(403);
     expect(core.stats.inbound).toMatchObject({ allowed: 1 });
+  });
+
+  it("passes the local app's header values byte for byte and its body whole", async () => {
+    core.setPolicy(
+      compileMeshPayload(
+        'mesh.policy.v1',
+        JSON.stringify({
+          kind: 'mesh.policy.v1',
+          service: 'orders',
+          mtls: { mode: 'PERMISSIVE' },
+          rules: [
+            { name: 'web', from: { apps: ['web'] }, to: { paths: [{ prefix: '/orders' }] }, action: 'ALLOW' },
+          ],
+        }),
+      ),
+      { version: 6 },
+    );
+    const reply = await new Promise<IncomingMessage>((resolve, reject) => {
+      const req = httpRequest(`${inbound.url}/orders/note`, {
+        headers: { 'x-meshpress-app': 'web', 'x-meshpress-principal': 'spiffe://e2e/web' },
+      });
+      req.on('response', resolve).on('error', reject).end();
+    });
+    let text = '';
+    for await (const chunk of reply) text += chunk;
+    expect(reply.statusCode).toBe(200);
+    const i = reply.rawHeaders.findIndex((h) => h.toLowerCase() === 'x-note');
+    expect(Buffer.from(reply.rawHeaders[i + 1]!, 'latin1').toString('utf8')).toBe('café €');
+    expect(reply.headers['x-meshpress-policy-version']).toBe('6');
+    expect(text).toBe('note:');
   });
 });

@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 
 /** The route that matched (outbound responses). */
 export const ROUTE_HEADER = 'x-meshpress-route';
@@ -75,20 +75,6 @@ export function forwardedRequestHeaders(
     if (extra?.has(lower)) continue;
     if (stampIdentity && STAMPED.has(lower)) continue;
     out.push(name, rawHeaders[i + 1]!);
-  }
-  return out;
-}
-
-/** Upstream response headers minus hop-by-hop ones; Node re-frames the body for the downstream connection. */
-export function forwardedResponseHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
-  const connection = headers.connection;
-  const extra = connectionTokens(Array.isArray(connection) ? connection.join(',') : connection);
-  const out: OutgoingHttpHeaders = {};
-  for (const name in headers) {
-    // content-length is kept: it is the body's own length and lets Node skip chunked encoding.
-    if (name !== 'content-length' && (HOP_BY_HOP.has(name) || extra?.has(name))) continue;
-    const value = headers[name];
-    if (value !== undefined) out[name] = value;
   }
   return out;
 }

@@ -6,7 +6,7 @@ import { forbidden, rejection } from './errors.js';
 import {
   APP_HEADER,
   forwardedRequestHeaders,
-  forwardedResponseHeaders,
+  forwardedResponseHeaderList,
   headerValue,
   POLICY_VERSION_HEADER,
   PRINCIPAL_HEADER,
@@ -16,9 +16,10 @@ import { writeRejection } from './respond.js';
 import { classifyUpstreamError } from './retry-policy.js';
 import type { AppliedVersion } from './routes-state.js';
 import type { SidecarStats } from './stats.js';
-import { streamBody } from './stream-body.js';
+import { UpstreamExchange } from './upstream-exchange.js';
 
 const noop = () => undefined;
+const NO_HEADERS: readonly string[] = [];
 
 /** The policy in force, as one frozen value swapped in one assignment. */
 export interface PolicyState {
@@ -103,7 +104,11 @@ export class InboundGuard {
     const app = headerValue(req.headers, APP_HEADER);
     const principal = headerValue(req.headers, PRINCIPAL_HEADER);
     const extra: OutgoingHttpHeaders = {};
-    if (state.versionHeader !== undefined) extra[POLICY_VERSION_HEADER] = state.versionHeader;
+    let own: readonly string[] = NO_HEADERS;
+    if (state.versionHeader !== undefined) {
+      extra[POLICY_VERSION_HEADER] = state.versionHeader;
+      own = [POLICY_VERSION_HEADER, state.versionHeader];
+    }
 
     if (state.snapshot.decide(app, principal, method, path) === 'DENY' || this.#pool === undefined) {
       this.#stats.inbound.denied++;
@@ -118,21 +123,24 @@ export class InboundGuard {
       if (!res.writableFinished) caller.abort();
     });
     try {
-      const response = await this.#pool.request({
-        method: method as 'GET',
-        path,
-        headers: forwardedRequestHeaders(req.rawHeaders, headerValue(req.headers, 'connection'), false),
-        body: hasBody(req) ? req : null,
-        signal: caller,
-      });
-      const out = forwardedResponseHeaders(response.headers);
-      Object.assign(out, extra);
+      // The outbound proxy's exchange: headers byte for byte, the body piped with back-pressure.
+      const exchange = new UpstreamExchange(caller, noop);
+      this.#pool.dispatch(
+        {
+          method: method as 'GET',
+          path,
+          headers: forwardedRequestHeaders(req.rawHeaders, headerValue(req.headers, 'connection'), false),
+          body: hasBody(req) ? req : null,
+        },
+        exchange,
+      );
+      const response = await exchange.response;
       if (res.destroyed) {
         response.body.destroy();
         return;
       }
-      res.writeHead(response.statusCode, out);
-      streamBody(response.body, res, noop);
+      res.writeHead(response.statusCode, forwardedResponseHeaderList(response.headers, own));
+      response.body.pipeTo(res, noop);
     } catch (error) {
       if (caller.aborted) return;
       this.#stats.inbound.upstreamErrors++;

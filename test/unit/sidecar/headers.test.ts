@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { forwardedRequestHeaders, forwardedResponseHeaders } from '../../../client/src/sidecar/headers.js';
+import { forwardedRequestHeaders, forwardedResponseHeaderList } from '../../../client/src/sidecar/headers.js';
 
 describe('header forwarding', () => {
   it('drops hop-by-hop and framing headers, and those the Connection header names, keeping case and repeats', () => {
@@ -52,14 +52,40 @@ describe('header forwarding', () => {
 
   it('keeps a response’s content-length and repeated set-cookie, drops its connection headers', () => {
     expect(
-      forwardedResponseHeaders({
-        'content-length': '5',
-        connection: 'keep-alive',
-        'keep-alive': 'timeout=5',
-        'transfer-encoding': 'chunked',
-        'set-cookie': ['a=1', 'b=2'],
-        'x-app': 'v1',
-      }),
-    ).toEqual({ 'content-length': '5', 'set-cookie': ['a=1', 'b=2'], 'x-app': 'v1' });
+      forwardedResponseHeaderList(
+        [
+          'Content-Length',
+          '5',
+          'Connection',
+          'keep-alive, x-private',
+          'Keep-Alive',
+          'timeout=5',
+          'Transfer-Encoding',
+          'chunked',
+          'Set-Cookie',
+          'a=1',
+          'Set-Cookie',
+          'b=2',
+          'X-Private',
+          'hop',
+          'X-App',
+          'v1',
+          'x-meshpress-policy-version',
+          'spoofed',
+        ],
+        ['x-meshpress-policy-version', '7'],
+      ),
+    ).toEqual([
+      'content-length',
+      '5',
+      'set-cookie',
+      'a=1',
+      'set-cookie',
+      'b=2',
+      'x-app',
+      'v1',
+      'x-meshpress-policy-version',
+      '7',
+    ]);
   });
 });
