@@ -17,7 +17,7 @@ const PAIRWISE_DUPLICATE_CHECK_MAX = 16;
  * cost more than the rest of the poll together. So a well-formed body is first checked by hand against
  * the same rules and the same patterns, and only a body that fails that check (or is shaped unusually:
  * explicit `undefined`s, non-plain objects) goes through zod. A property test holds the two to the same
- * answers (test/unit/poll-input.property.test.ts).
+ * answers (test/unit/server/poll-input.property.test.ts).
  */
 export function parsePollInput(raw: unknown): ParsedPollInput {
   return wellFormedPoll(raw) ?? parseOrThrow(pollInputSchema, raw, 'poll request');
