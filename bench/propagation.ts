@@ -119,7 +119,7 @@ async function measureSystem(
 
 type MeshpressFleet = 'client-library' | 'raw';
 
-export async function runMeshpress(
+async function runMeshpress(
   fleet: MeshpressFleet,
   sizes: readonly number[],
   ctx: BenchContext,
