@@ -1,4 +1,10 @@
-import { IDENTITY_VALUE_PATTERN, type Identity, parseOrThrow, TOPIC_NAME_PATTERN } from '@meshpress/client';
+import {
+  IDENTITY_KEYS,
+  IDENTITY_VALUE_PATTERN,
+  type Identity,
+  parseOrThrow,
+  TOPIC_NAME_PATTERN,
+} from '@meshpress/client';
 import { MAX_POLL_TOPICS, MAX_WAIT_MS, pollInputSchema } from './inputs.js';
 
 export interface ParsedPollInput {
@@ -7,7 +13,7 @@ export interface ParsedPollInput {
   readonly waitMs: number;
 }
 
-const IDENTITY_KEYS: ReadonlySet<string> = new Set(['app', 'cluster', 'region', 'node', 'env']);
+const IDENTITY_KEY_SET: ReadonlySet<string> = new Set(IDENTITY_KEYS);
 /** Above this many topics a Set finds duplicates faster than comparing pairs. */
 const PAIRWISE_DUPLICATE_CHECK_MAX = 16;
 
@@ -48,7 +54,7 @@ function wellFormedIdentity(raw: unknown): Identity | undefined {
   const identity: Record<string, string> = {};
   for (const key in raw) {
     const value = raw[key];
-    if (!IDENTITY_KEYS.has(key) || typeof value !== 'string' || !IDENTITY_VALUE_PATTERN.test(value))
+    if (!IDENTITY_KEY_SET.has(key) || typeof value !== 'string' || !IDENTITY_VALUE_PATTERN.test(value))
       return undefined;
     identity[key] = value;
   }

@@ -1,4 +1,4 @@
-import { type Identity, ValidationError } from '@meshpress/client';
+import { IDENTITY_KEYS, type Identity, ValidationError } from '@meshpress/client';
 import type { PollInput, PublishInput, TopicSpecInput } from '../core/inputs.js';
 import type {
   IdentityMessage,
@@ -101,8 +101,6 @@ export function decodePin(request: PinRequest): {
 export function decodeUnpin(request: UnpinRequest): { topic: string; scope?: string; reason?: string } {
   return { topic: request.topic, ...defined('scope', request.scope), ...defined('reason', request.reason) };
 }
-
-const IDENTITY_KEYS = ['app', 'cluster', 'region', 'node', 'env'] as const;
 
 /** Written without spreads: it runs for every gRPC poll. */
 export function decodeIdentity(identity: IdentityMessage | null): Identity {

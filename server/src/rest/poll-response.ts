@@ -16,9 +16,8 @@ export function pollResponseJson(updates: readonly PollUpdate[]): string {
 }
 
 function updateJson(update: PollUpdate): string {
+  // An update's topic and version are its record's (poll-rule.ts), so the record and the pin flag key it.
   const { record } = update;
-  if (record.topic !== update.topic || record.version !== update.version)
-    return JSON.stringify(toPollUpdateView(update));
   let forRecord = serialized.get(record);
   if (!forRecord) serialized.set(record, (forRecord = {}));
   const key = update.pinned ? 'pinned' : 'unpinned';
