@@ -9,7 +9,7 @@ import type { Authorizer } from './core/caller.js';
 import type { DocumentValidator } from './core/document-validator.js';
 import { MeshpressService } from './core/service.js';
 import { startGrpcServer } from './grpc/index.js';
-import { AppConcurrencyLimiter, installRestLimiter, limiterOptionsFromConfig } from './limits/index.js';
+import { AppConcurrencyLimiter, limiterOptionsFromConfig } from './limits/index.js';
 import { ServerMetrics } from './metrics.js';
 import { buildRestApp } from './rest/app.js';
 import type { ConfigStore } from './store/config-store.js';
@@ -92,6 +92,8 @@ export async function startServer(
   });
 
   let draining = false;
+  const limiterOptions = limiterOptionsFromConfig(config);
+  const limiter = limiterOptions ? new AppConcurrencyLimiter({ ...limiterOptions, clock }) : undefined;
   const rest = buildRestApp({
     service,
     metrics,
@@ -99,10 +101,8 @@ export async function startServer(
     version: SERVER_VERSION,
     exposeOpenApi: config.exposeOpenApi,
     isReady: () => !draining,
+    limiter,
   });
-  const limiterOptions = limiterOptionsFromConfig(config);
-  const limiter = limiterOptions ? new AppConcurrencyLimiter({ ...limiterOptions, clock }) : undefined;
-  if (limiter) installRestLimiter(rest, limiter);
   await rest.listen({ host: config.host, port: config.httpPort });
   const address = rest.server.address();
   const httpPort = typeof address === 'object' && address ? address.port : config.httpPort;

@@ -8,7 +8,6 @@ import {
   consumerReportSchema,
   consumerStatusQuerySchema,
   DEFAULT_CONSUMER_STATUS_TTL_MS,
-  forEachReport,
   type PollReport,
 } from './consumer-status-store.js';
 import { type ConsumerEntry, nextLagSince, summarize } from './summarize.js';
@@ -21,16 +20,40 @@ export const memoryConsumerStatusOptionsSchema = z.object({
 export type MemoryConsumerStatusOptions = z.input<typeof memoryConsumerStatusOptionsSchema>;
 
 type Report = z.output<typeof consumerReportSchema>;
-type StoredEntry = { -readonly [K in keyof ConsumerEntry]: ConsumerEntry[K] };
+
+/** One topic as one node last reported it. */
+interface TopicEntry {
+  readonly topic: string;
+  currentVersion: number | undefined;
+  targetVersion: number | undefined;
+  lastSeen: number;
+  lagSince: number | undefined;
+}
+
+/** One node: who it is (as of its latest poll) and the topics it polled. */
+interface NodeEntry {
+  app: string | undefined;
+  region: string | undefined;
+  cluster: string | undefined;
+  lastSeen: number;
+  /** Usually a handful, in the order the node names them, so a poll finds each at its own index. */
+  readonly topics: TopicEntry[];
+}
 
 /**
  * The embedded mode's consumer status: this instance's polls only, applied at once (no batching needed
- * in memory). Same semantics as the Redis store. Stale nodes are swept on reads and, at most once per TTL
- * per topic, on writes, so memory stays bounded by the nodes that polled within about two TTLs.
+ * in memory). Same semantics as the Redis store.
+ *
+ * Entries are kept per node, not per (topic, node): a poll names all of a node's topics, so recording it
+ * is one map lookup and an update in place of each topic's entry, where per-topic maps cost two lookups
+ * per topic on every poll. `status` (an operator's read) walks the nodes instead. Nodes and topics not
+ * seen for the TTL are skipped by reads and swept at most once per TTL, so memory stays bounded by the
+ * nodes that polled within about two TTLs.
  */
 export class MemoryConsumerStatusStore implements ConsumerStatusStore {
   readonly #ttlMs: number;
-  readonly #topics = new Map<string, { nodes: Map<string, StoredEntry>; sweptAt: number }>();
+  readonly #nodes = new Map<string, NodeEntry>();
+  #sweptAt: number | undefined;
   #closed = false;
 
   constructor(options: MemoryConsumerStatusOptions = {}) {
@@ -38,36 +61,44 @@ export class MemoryConsumerStatusStore implements ConsumerStatusStore {
   }
 
   async record(input: ConsumerReport): Promise<void> {
-    this.#apply(parseOrThrow(consumerReportSchema, input, 'consumer report'));
+    const report: Report = parseOrThrow(consumerReportSchema, input, 'consumer report');
+    this.recordPoll({ ...report, topics: [report] });
   }
 
   recordPoll(poll: PollReport): void {
-    forEachReport(poll, (report) => this.#apply(report));
-  }
-
-  #apply(report: Report): void {
     if (this.#closed) return;
-    let topic = this.#topics.get(report.topic);
-    if (!topic) {
-      topic = { nodes: new Map(), sweptAt: report.at };
-      this.#topics.set(report.topic, topic);
+    const { at } = poll;
+    let node = this.#nodes.get(poll.node);
+    if (!node) {
+      node = { app: poll.app, region: poll.region, cluster: poll.cluster, lastSeen: at, topics: [] };
+      this.#nodes.set(poll.node, node);
+    } else if (at >= node.lastSeen) {
+      // Compared first: an equal string from this poll's JSON would only replace one already kept.
+      if (node.app !== poll.app) node.app = poll.app;
+      if (node.region !== poll.region) node.region = poll.region;
+      if (node.cluster !== poll.cluster) node.cluster = poll.cluster;
+      node.lastSeen = at;
     }
-    const stored = topic.nodes.get(report.node);
-    if (stored && stored.lastSeen > report.at) return;
-    // A node back after more than the TTL starts afresh, even if no read has swept its old entry yet.
-    const previous = stored && stored.lastSeen > report.at - this.#ttlMs ? stored : undefined;
-    const lagSince = nextLagSince(previous, report);
-    // Updated in place: a node reports every poll, and its entry is this store's own object.
-    const entry = stored ?? ({ node: report.node } as StoredEntry);
-    entry.app = report.app;
-    entry.region = report.region;
-    entry.cluster = report.cluster;
-    entry.currentVersion = report.currentVersion;
-    entry.targetVersion = report.targetVersion;
-    entry.lastSeen = report.at;
-    entry.lagSince = lagSince;
-    if (!stored) topic.nodes.set(report.node, entry);
-    if (report.at - topic.sweptAt >= this.#ttlMs) this.#sweep(report.topic, report.at);
+    const { topics } = poll;
+    for (let i = 0; i < topics.length; i++) {
+      const report = topics[i]!;
+      const kept = node.topics[i]?.topic === report.topic ? node.topics[i] : findTopic(node, report.topic);
+      if (kept && kept.lastSeen > at) continue;
+      // A node back after more than the TTL starts afresh, even if no read has swept its old entry yet.
+      const previous = kept && kept.lastSeen > at - this.#ttlMs ? kept : undefined;
+      const { topic, currentVersion, targetVersion } = report;
+      const lagSince = nextLagSince(previous, { currentVersion, targetVersion, at });
+      if (!kept) {
+        node.topics.push({ topic, currentVersion, targetVersion, lastSeen: at, lagSince });
+        continue;
+      }
+      kept.currentVersion = currentVersion;
+      kept.targetVersion = targetVersion;
+      kept.lastSeen = at;
+      kept.lagSince = lagSince;
+    }
+    if (this.#sweptAt === undefined) this.#sweptAt = at;
+    else if (at - this.#sweptAt >= this.#ttlMs) this.#sweep(at);
   }
 
   async flush(): Promise<void> {}
@@ -76,22 +107,38 @@ export class MemoryConsumerStatusStore implements ConsumerStatusStore {
     if (this.#closed) throw new ClosedError('consumer status store');
     parseOrThrow(topicNameSchema, topic, 'topic');
     const query = parseOrThrow(consumerStatusQuerySchema, input, 'consumer status query');
-    this.#sweep(topic, query.now);
-    return summarize(topic, this.#topics.get(topic)?.nodes.values() ?? [], query.now, query.graceMs);
+    return summarize(topic, this.#liveEntries(topic, query.now), query.now, query.graceMs);
   }
 
   async close(): Promise<void> {
     this.#closed = true;
-    this.#topics.clear();
+    this.#nodes.clear();
   }
 
-  /** Drops the nodes last seen at or before `now - ttl`, and the topic when none is left. */
-  #sweep(name: string, now: number): void {
-    const topic = this.#topics.get(name);
-    if (!topic) return;
+  *#liveEntries(topic: string, now: number): Generator<ConsumerEntry> {
     const cutoff = now - this.#ttlMs;
-    for (const [node, entry] of topic.nodes) if (entry.lastSeen <= cutoff) topic.nodes.delete(node);
-    topic.sweptAt = now;
-    if (topic.nodes.size === 0) this.#topics.delete(name);
+    for (const [name, node] of this.#nodes) {
+      const entry = findTopic(node, topic);
+      if (!entry || entry.lastSeen <= cutoff) continue;
+      const { currentVersion, targetVersion, lastSeen, lagSince } = entry;
+      const { app, region, cluster } = node;
+      yield { node: name, app, region, cluster, currentVersion, targetVersion, lastSeen, lagSince };
+    }
   }
+
+  /** Drops the topics last seen at or before `now - ttl`, and the nodes left with none. */
+  #sweep(now: number): void {
+    const cutoff = now - this.#ttlMs;
+    for (const [name, node] of this.#nodes) {
+      const live = node.topics.filter((t) => t.lastSeen > cutoff);
+      if (live.length === 0) this.#nodes.delete(name);
+      else if (live.length !== node.topics.length) node.topics.splice(0, node.topics.length, ...live);
+    }
+    this.#sweptAt = now;
+  }
+}
+
+function findTopic(node: NodeEntry, topic: string): TopicEntry | undefined {
+  for (const entry of node.topics) if (entry.topic === topic) return entry;
+  return undefined;
 }

@@ -47,9 +47,10 @@ import {
   unpinInputSchema,
   versionRefSchema,
 } from './inputs.js';
-import { parsePollInput } from './poll-input.js';
+import { type ParsedPollInput, parsePollInput } from './poll-input.js';
 import { evaluatePoll, type PollUpdate } from './poll-rule.js';
 import { ReadCache } from './read-cache.js';
+import type { TopicView } from './topic-view.js';
 import { WaiterRegistry } from './waiters.js';
 
 /** Which role an action needs; reads are served by every instance. */
@@ -402,32 +403,36 @@ export class MeshpressService {
    * the service shuts down (then it answers with what it has: usually nothing).
    */
   async poll(caller: Caller, raw: PollInput, signal?: AbortSignal): Promise<PollUpdate[]> {
+    return this.pollNow(caller, raw, signal);
+  }
+
+  /**
+   * `poll`, answered without a promise when nothing has to wait: no `waitMs`, every topic in the cache
+   * and an authorizer that decides synchronously, which is nearly every poll. Adapters on the hot path
+   * call this and await only a promise; a promise per step cost a poll more than resolving its topics.
+   */
+  pollNow(caller: Caller, raw: PollInput, signal?: AbortSignal): PollUpdate[] | Promise<PollUpdate[]> {
     const input = parsePollInput(raw);
-    await this.#authorize(caller, 'consume');
+    const authorized = this.#authorize(caller, 'consume');
+    if (authorized !== undefined || input.waitMs > 0) return this.#pollLater(input, authorized, signal);
     if (this.#shutdown.signal.aborted) throw new ClosedError('meshpress service');
+    const tracker = this.#reportTracker(input);
+    const updates = this.#evaluateNow(input, tracker);
+    return updates === undefined
+      ? this.#evaluate(input, tracker).then((u) => this.#served(u))
+      : this.#served(updates);
+  }
 
-    // The first evaluation also notes, per topic, which version this node runs and which it should run.
-    let report = this.#consumerStatus !== undefined && input.identity.node !== undefined;
-    const evaluate = async (): Promise<PollUpdate[]> => {
-      const updates: PollUpdate[] = [];
-      const reports: PollReport['topics'][number][] | undefined = report ? [] : undefined;
-      for (const { topic, currentVersion } of input.topics) {
-        const cached = this.#cache.get(topic);
-        const view = cached instanceof Promise ? await cached : cached;
-        if (!view) continue;
-        const target = resolve(view.state, input.identity);
-        reports?.push({ topic, currentVersion, targetVersion: target?.version });
-        const update = evaluatePoll(view, input.identity, currentVersion, target);
-        if (update) updates.push(closestFirstUpdate(update, input.identity.region));
-      }
-      if (reports) {
-        report = false;
-        this.#reportConsumer(input.identity, reports);
-      }
-      return updates;
-    };
-
-    if (input.waitMs === 0) return this.#served(await evaluate());
+  async #pollLater(
+    input: ParsedPollInput,
+    authorized: Promise<void> | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<PollUpdate[]> {
+    await authorized;
+    if (this.#shutdown.signal.aborted) throw new ClosedError('meshpress service');
+    const tracker = this.#reportTracker(input);
+    if (input.waitMs === 0)
+      return this.#served(this.#evaluateNow(input, tracker) ?? (await this.#evaluate(input, tracker)));
 
     const deadline = this.#clock.now() + input.waitMs;
     const topics = input.topics.map((t) => t.topic);
@@ -435,7 +440,7 @@ export class MeshpressService {
     for (;;) {
       // Watch before evaluating: a change landing while the evaluation awaits a topic load is not lost.
       const watch = this.#watch(topics);
-      updates = await evaluate();
+      updates = this.#evaluateNow(input, tracker) ?? (await this.#evaluate(input, tracker));
       const remaining = deadline - this.#clock.now();
       if (updates.length > 0 || remaining <= 0 || signal?.aborted || this.#shutdown.signal.aborted) {
         watch.cancel();
@@ -444,6 +449,51 @@ export class MeshpressService {
       await watch.wait(remaining, signal);
     }
     return this.#served(updates);
+  }
+
+  /** Which node to report, once: the first evaluation of a poll notes what each topic runs and should run. */
+  #reportTracker(input: ParsedPollInput): { pending: boolean } {
+    return { pending: this.#consumerStatus !== undefined && input.identity.node !== undefined };
+  }
+
+  /** The poll's updates when every topic is in the cache, else undefined (nothing reported then). */
+  #evaluateNow(input: ParsedPollInput, tracker: { pending: boolean }): PollUpdate[] | undefined {
+    const views: (TopicView | undefined)[] = new Array(input.topics.length);
+    for (let i = 0; i < input.topics.length; i++) {
+      const cached = this.#cache.get(input.topics[i]!.topic);
+      if (cached instanceof Promise) return undefined;
+      views[i] = cached;
+    }
+    return this.#updatesFrom(input, views, tracker);
+  }
+
+  async #evaluate(input: ParsedPollInput, tracker: { pending: boolean }): Promise<PollUpdate[]> {
+    const views = await Promise.all(input.topics.map(({ topic }) => this.#cache.get(topic)));
+    return this.#updatesFrom(input, views, tracker);
+  }
+
+  #updatesFrom(
+    input: ParsedPollInput,
+    views: readonly (TopicView | undefined)[],
+    tracker: { pending: boolean },
+  ): PollUpdate[] {
+    const { identity } = input;
+    const updates: PollUpdate[] = [];
+    const reports: PollReport['topics'][number][] | undefined = tracker.pending ? [] : undefined;
+    for (let i = 0; i < views.length; i++) {
+      const view = views[i];
+      if (!view) continue;
+      const { topic, currentVersion } = input.topics[i]!;
+      const target = resolve(view.state, identity);
+      reports?.push({ topic, currentVersion, targetVersion: target?.version });
+      const update = evaluatePoll(view, identity, currentVersion, target);
+      if (update) updates.push(closestFirstUpdate(update, identity.region));
+    }
+    if (reports) {
+      tracker.pending = false;
+      this.#reportConsumer(identity, reports);
+    }
+    return updates;
   }
 
   /** Which versions the nodes consuming a topic run, and which of them lag behind their target. */
@@ -540,7 +590,11 @@ export class MeshpressService {
       );
   }
 
-  async #authorize(caller: Caller, action: Action, topic?: string): Promise<void> {
+  /**
+   * Throws MisdirectedError for an action of a role this instance does not serve, or the authorizer's
+   * refusal; a promise only when the authorizer decides asynchronously (polls skip the await otherwise).
+   */
+  #authorize(caller: Caller, action: Action, topic?: string): Promise<void> | undefined {
     const role = ROLE_OF_ACTION[action];
     if (role && !this.#roles.has(role))
       throw new MisdirectedError(
@@ -550,7 +604,10 @@ export class MeshpressService {
           roles: [...this.#roles],
         },
       );
-    await this.#authorizer.authorize(caller, action, topic);
+    const verdict = this.#authorizer.authorize(caller, action, topic);
+    return typeof (verdict as PromiseLike<void> | undefined)?.then === 'function'
+      ? Promise.resolve(verdict)
+      : undefined;
   }
 
   async #requireTopic(name: string): Promise<TopicRecord> {

@@ -1,5 +1,7 @@
+import type { ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { callerName } from '../core/request-id.js';
+import { asksToWait } from '../rest/poll-call.js';
 import type { AppConcurrencyLimiter } from './app-concurrency-limiter.js';
 import { ANONYMOUS_APP, retryAfterSeconds } from './app-key.js';
 import type { Listener } from './listener.js';
@@ -26,19 +28,13 @@ export function appKeyOf(request: FastifyRequest): string | undefined {
  * from latency samples; one that happened to answer at once is excluded too, which costs one sample.
  */
 export function isHeldPoll(request: FastifyRequest): boolean {
-  if (request.routeOptions.url !== '/v1/poll') return false;
-  const waitMs = (request.body as { waitMs?: unknown } | null | undefined)?.waitMs;
-  return typeof waitMs === 'number' && waitMs > 0;
+  return request.routeOptions.url === '/v1/poll' && asksToWait(request.body);
 }
 
 /**
  * Limits a Fastify app per calling app. Install before the app is ready (listen/inject): an `onRequest`
  * hook admits the request or throws TooManyRequestsError, which the meshpress error handler answers with
  * 429, code TOO_MANY_REQUESTS and Retry-After.
- *
- * The slot is released from the raw response's events, not from an `onResponse` hook: Fastify runs
- * `onResponse` on 'finish' only, and a caller that hangs up on a held long-poll never gets a 'finish',
- * so its slot would leak. 'finish' reports the outcome; 'close' without 'finish' means abandoned.
  */
 export function installRestLimiter(
   app: FastifyInstance,
@@ -56,19 +52,28 @@ export function installRestLimiter(
       reply.header('retry-after', retryAfterSeconds(limiter.retryAfterMs));
       return done(limiter.tooManyRequests(key));
     }
-    const raw = reply.raw;
-    const finished = (): void => {
-      raw.off('close', closed);
-      report(listener, reply.statusCode, isHeld(request));
-    };
-    const closed = (): void => {
-      raw.off('finish', finished);
-      listener.onIgnore();
-    };
-    raw.once('finish', finished);
-    raw.once('close', closed);
+    releaseWhenDone(reply.raw, listener, () => isHeld(request));
     done();
   });
+}
+
+/**
+ * Reports an admitted request's outcome from its raw response's events, not from an `onResponse` hook:
+ * Fastify runs `onResponse` on 'finish' only, and a caller that hangs up on a held long-poll never gets
+ * a 'finish', so its slot would leak. 'finish' reports the outcome; 'close' without 'finish' means
+ * abandoned.
+ */
+export function releaseWhenDone(response: ServerResponse, listener: Listener, isHeld: () => boolean): void {
+  const finished = (): void => {
+    response.off('close', closed);
+    report(listener, response.statusCode, isHeld());
+  };
+  const closed = (): void => {
+    response.off('finish', finished);
+    listener.onIgnore();
+  };
+  response.once('finish', finished);
+  response.once('close', closed);
 }
 
 function report(listener: Listener, status: number, held: boolean): void {

@@ -1,3 +1,4 @@
+import { createServer } from 'node:http';
 import { MalformedRequestError, PayloadTooLargeError } from '@meshpress/client';
 import Fastify, {
   type FastifyBaseLogger,
@@ -6,12 +7,15 @@ import Fastify, {
   type FastifyRequest,
 } from 'fastify';
 import type { Logger } from 'pino';
-import type { Caller } from '../core/caller.js';
-import { asMeshpressError, ERROR_STATUS } from '../core/error-status.js';
-import { callerName, requestIdFrom } from '../core/request-id.js';
+import { requestIdFrom } from '../core/request-id.js';
 import type { MeshpressService } from '../core/service.js';
+import type { AppConcurrencyLimiter } from '../limits/app-concurrency-limiter.js';
+import { installRestLimiter } from '../limits/rest-limiter.js';
 import type { ServerMetrics } from '../metrics.js';
+import { callerFromHeaders } from './caller-headers.js';
+import { failedRequest } from './failed-request.js';
 import { buildOpenApi } from './openapi.js';
+import { PollFastPath } from './poll-fast-path.js';
 import { registerRoute } from './route.js';
 import { v1Routes } from './routes.js';
 
@@ -23,6 +27,8 @@ export interface RestAppOptions {
   readonly exposeOpenApi: boolean;
   /** Reports readiness for /healthz (e.g. false while draining). */
   readonly isReady: () => boolean;
+  /** Per-app concurrency limits; undefined leaves every caller unlimited. */
+  readonly limiter?: AppConcurrencyLimiter | undefined;
 }
 
 /** The REST adapter: decodes requests, calls the service, encodes results and errors. */
@@ -30,7 +36,30 @@ export function buildRestApp(options: RestAppOptions): FastifyInstance {
   const { service, metrics } = options;
   // JSON bodies carry base64 payloads (4/3 of the bytes) plus the envelope.
   const bodyLimit = Math.ceil(service.maxPayloadBytes * 1.34) + 64 * 1024;
+  const pollFastPath = new PollFastPath({
+    service,
+    metrics,
+    logger: options.logger,
+    limiter: options.limiter,
+    isReady: options.isReady,
+  });
   const app = Fastify({
+    // Polls are answered before Fastify routes them (see PollFastPath); everything else goes to Fastify.
+    serverFactory: (fastifyHandler, settings) => {
+      const server = createServer((request, response) => {
+        if (!pollFastPath.handle(request, response)) fastifyHandler(request, response);
+      });
+      // The timeouts Fastify applies to the servers it creates itself (its defaults unless set above).
+      const timeouts = settings as {
+        keepAliveTimeout: number;
+        requestTimeout: number;
+        connectionTimeout: number;
+      };
+      server.keepAliveTimeout = timeouts.keepAliveTimeout;
+      server.requestTimeout = timeouts.requestTimeout;
+      server.setTimeout(timeouts.connectionTimeout);
+      return server;
+    },
     loggerInstance: options.logger as FastifyBaseLogger,
     bodyLimit,
     genReqId: (req) => requestIdFrom(req.headers['x-request-id']),
@@ -79,14 +108,10 @@ export function buildRestApp(options: RestAppOptions): FastifyInstance {
     done();
   });
 
-  const callerOf = (request: FastifyRequest): Caller => ({
-    principal: callerName(request.headers['x-meshpress-principal']) ?? 'anonymous',
-    app: callerName(request.headers['x-meshpress-app']),
-    requestId: request.id,
-  });
-
+  if (options.limiter) installRestLimiter(app, options.limiter);
   const routes = v1Routes(service);
-  for (const route of routes) registerRoute(app, route, callerOf);
+  for (const route of routes)
+    registerRoute(app, route, (request) => callerFromHeaders(request.headers, request.id));
 
   app.get('/healthz', async (_request, reply) => {
     const ready = options.isReady();
@@ -110,16 +135,13 @@ export function buildRestApp(options: RestAppOptions): FastifyInstance {
   });
 
   app.setErrorHandler((rawError: FastifyError, request, reply) => {
-    const error = asMeshpressError(fromFastify(rawError, request, service.maxPayloadBytes));
-    const status = ERROR_STATUS[error.code].http;
-    metrics.errors.inc({ code: error.code, transport: 'rest' });
-    if (status >= 500) request.log.error({ err: rawError, code: error.code }, 'request failed');
-    else request.log.info({ code: error.code, message: error.message }, 'request rejected');
-    if (error.code === 'TOO_MANY_REQUESTS') {
-      const retryAfterMs = (error.details as { retryAfterMs?: number } | undefined)?.retryAfterMs ?? 1000;
-      reply.header('retry-after', String(Math.max(1, Math.ceil(retryAfterMs / 1000))));
-    }
-    reply.code(status).send({ error: error.toJSON() });
+    const failure = failedRequest(
+      fromFastify(rawError, request, service.maxPayloadBytes),
+      metrics,
+      request.log,
+    );
+    if (failure.retryAfter !== undefined) reply.header('retry-after', failure.retryAfter);
+    reply.code(failure.status).send(failure.body);
   });
 
   return app;

@@ -1,4 +1,3 @@
-import type { ServerResponse } from 'node:http';
 import {
   errorView,
   parseOrThrow,
@@ -11,10 +10,9 @@ import {
   versionView,
 } from '@meshpress/client';
 import { z } from 'zod';
-import type { Caller } from '../core/caller.js';
-import type { PollInput, PublishInput } from '../core/inputs.js';
-import type { PollUpdate } from '../core/poll-rule.js';
+import type { PublishInput } from '../core/inputs.js';
 import type { MeshpressService } from '../core/service.js';
+import { pollUntilAnswered } from './poll-call.js';
 import { pollResponseJson } from './poll-response.js';
 import {
   addScopesBody,
@@ -273,32 +271,6 @@ export function v1Routes(service: MeshpressService): RouteSpec[] {
       },
     }),
   ];
-}
-
-const CALLER_WENT_AWAY = new Error('the caller closed the connection');
-
-/**
- * Runs a poll; a long-poll stops waiting when the response closes before it is answered (the caller went
- * away). Polls that do not wait — the bulk of them — skip the abort plumbing entirely.
- */
-async function pollUntilAnswered(
-  service: MeshpressService,
-  caller: Caller,
-  body: unknown,
-  response: ServerResponse,
-): Promise<PollUpdate[]> {
-  const waits =
-    typeof (body as { waitMs?: unknown } | null)?.waitMs === 'number' &&
-    (body as { waitMs: number }).waitMs > 0;
-  if (!waits) return service.poll(caller, body as PollInput);
-  const abort = new AbortController();
-  const onClose = () => abort.abort(CALLER_WENT_AWAY);
-  response.once('close', onClose);
-  try {
-    return await service.poll(caller, body as PollInput, abort.signal);
-  } finally {
-    response.off('close', onClose);
-  }
 }
 
 function jsonPublish(topic: string, body: z.output<typeof publishBody>): PublishInput {

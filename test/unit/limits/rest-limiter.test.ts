@@ -2,7 +2,7 @@ import { ManualClock } from '@meshpress/client';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AppConcurrencyLimiter, installRestLimiter } from '../../../server/src/limits/index.js';
+import { AppConcurrencyLimiter } from '../../../server/src/limits/index.js';
 import { buildRestApp } from '../../../server/src/rest/app.js';
 import { caller, serviceHarness, text } from '../../support/service-harness.js';
 
@@ -33,9 +33,8 @@ beforeEach(async () => {
     version: 'test',
     exposeOpenApi: false,
     isReady: () => true,
+    limiter,
   });
-  // Added after buildRestApp registered its routes: app-level hooks still apply until the app is ready.
-  installRestLimiter(app, limiter);
   await app.ready();
 });
 afterEach(async () => {

@@ -1,0 +1,215 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { MalformedRequestError, PayloadTooLargeError } from '@meshpress/client';
+import type { Logger } from 'pino';
+import secureJson from 'secure-json-parse';
+import type { PollUpdate } from '../core/poll-rule.js';
+import { requestIdFrom } from '../core/request-id.js';
+import type { MeshpressService } from '../core/service.js';
+import type { AppConcurrencyLimiter } from '../limits/app-concurrency-limiter.js';
+import { ANONYMOUS_APP } from '../limits/app-key.js';
+import { releaseWhenDone } from '../limits/rest-limiter.js';
+import type { ServerMetrics } from '../metrics.js';
+import { callerFromHeaders } from './caller-headers.js';
+import { failedRequest } from './failed-request.js';
+import { asksToWait, pollUntilAnswered } from './poll-call.js';
+import { pollResponseJson } from './poll-response.js';
+
+export const POLL_PATH = '/v1/poll';
+
+/** A poll names at most 1,000 topics of at most 200 characters: its JSON stays far below this. */
+export const DEFAULT_MAX_POLL_BODY_BYTES = 1024 * 1024;
+
+export interface PollFastPathOptions {
+  readonly service: MeshpressService;
+  readonly metrics: ServerMetrics;
+  readonly logger: Logger;
+  readonly limiter: AppConcurrencyLimiter | undefined;
+  /** False while draining: answers then close their connection. */
+  readonly isReady: () => boolean;
+  readonly maxBodyBytes?: number;
+}
+
+/** Fastify's words for the same failures, so both paths answer alike. */
+const INVALID_JSON = "Body is not valid JSON but content-type is set to 'application/json'";
+const EMPTY_JSON = "Body cannot be empty when content-type is set to 'application/json'";
+
+/** Parsed as Fastify parses JSON bodies: a `__proto__` or `constructor.prototype` key is refused. */
+const JSON_OPTIONS = { protoAction: 'error', constructorAction: 'error' } as const;
+
+/**
+ * `POST /v1/poll` with a JSON body, answered by Node's http server before Fastify sees the request.
+ *
+ * Polls are nearly all of a consumer instance's traffic, and Fastify's per-request machinery (routing,
+ * hook chains, a child logger, reply serialization) cost more than the poll itself: with it a poll cost
+ * about three times a hello-world request. Here the same steps run inline and in the same order: request
+ * id, per-app admission, body limit, JSON parse, `service.poll` (which validates), the answer JSON shared
+ * with the Fastify route (`pollResponseJson`), errors through `failedRequest` (same codes, bodies, logs
+ * and metrics). Anything else — another path, a query string, another content type, `inject()` in
+ * tests — falls through to Fastify, whose `/v1/poll` route answers it with the same results.
+ */
+export class PollFastPath {
+  readonly #options: PollFastPathOptions;
+  readonly #maxBodyBytes: number;
+  readonly #duration: ReturnType<ServerMetrics['requestDuration']['labels']>;
+  readonly #outcome: Readonly<
+    Record<'update' | 'none' | 'error', ReturnType<ServerMetrics['polls']['labels']>>
+  >;
+
+  constructor(options: PollFastPathOptions) {
+    this.#options = options;
+    this.#maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_POLL_BODY_BYTES;
+    const { metrics } = options;
+    this.#duration = metrics.requestDuration.labels('rest', POLL_PATH);
+    this.#outcome = {
+      update: metrics.polls.labels('rest', 'update'),
+      none: metrics.polls.labels('rest', 'none'),
+      error: metrics.polls.labels('rest', 'error'),
+    };
+  }
+
+  /** Serves the request when it is a JSON poll and answers true; false leaves it to the caller. */
+  handle(request: IncomingMessage, response: ServerResponse): boolean {
+    if (request.method !== 'POST' || request.url !== POLL_PATH || !isJson(request.headers['content-type']))
+      return false;
+    this.#serve(request, response);
+    return true;
+  }
+
+  #serve(request: IncomingMessage, response: ServerResponse): void {
+    const started = performance.now();
+    const requestId = requestIdFrom(request.headers['x-request-id']);
+    const caller = callerFromHeaders(request.headers, requestId);
+    const { limiter } = this.#options;
+    let held = false;
+    if (limiter) {
+      const key = caller.app ?? ANONYMOUS_APP;
+      const listener = limiter.acquire(key);
+      if (!listener) {
+        this.#fail(response, requestId, started, limiter.tooManyRequests(key));
+        return;
+      }
+      releaseWhenDone(response, listener, () => held);
+    }
+    readBody(request, this.#maxBodyBytes, (failure, text) => {
+      if (failure) return this.#fail(response, requestId, started, failure);
+      let body: unknown;
+      try {
+        body = secureJson.parse(text, undefined, JSON_OPTIONS);
+      } catch (err) {
+        this.#fail(response, requestId, started, new MalformedRequestError(INVALID_JSON, { cause: err }));
+        return;
+      }
+      held = asksToWait(body);
+      let answer: PollUpdate[] | Promise<PollUpdate[]>;
+      try {
+        answer = pollUntilAnswered(this.#options.service, caller, body, response);
+      } catch (err) {
+        return this.#fail(response, requestId, started, err);
+      }
+      if (Array.isArray(answer)) return this.#answer(response, requestId, started, answer);
+      answer.then(
+        (updates) => this.#answer(response, requestId, started, updates),
+        (err: unknown) => this.#fail(response, requestId, started, err),
+      );
+    });
+  }
+
+  #answer(response: ServerResponse, requestId: string, started: number, updates: PollUpdate[]): void {
+    if (updates.length === 0) {
+      this.#outcome.none.inc();
+      this.#send(response, 204, requestId, started, undefined);
+    } else {
+      this.#outcome.update.inc();
+      this.#send(response, 200, requestId, started, pollResponseJson(updates));
+    }
+  }
+
+  #fail(response: ServerResponse, requestId: string, started: number, err: unknown): void {
+    const failure = failedRequest(err, this.#options.metrics, this.#options.logger.child({ requestId }));
+    this.#outcome.error.inc();
+    this.#send(
+      response,
+      failure.status,
+      requestId,
+      started,
+      JSON.stringify(failure.body),
+      failure.retryAfter,
+    );
+  }
+
+  #send(
+    response: ServerResponse,
+    status: number,
+    requestId: string,
+    started: number,
+    json: string | undefined,
+    retryAfter?: string,
+  ): void {
+    // A long-poll whose caller went away has nobody to answer.
+    if (response.destroyed || response.headersSent) return;
+    const headers: string[] = ['x-request-id', requestId];
+    if (json !== undefined)
+      headers.push(
+        'content-type',
+        'application/json; charset=utf-8',
+        'content-length',
+        String(Buffer.byteLength(json)),
+      );
+    if (retryAfter !== undefined) headers.push('retry-after', retryAfter);
+    // A body over the limit may still be arriving: closing is cheaper than reading it to the end.
+    if (status === 413 || !this.#options.isReady()) headers.push('connection', 'close');
+    response.writeHead(status, headers);
+    response.end(json);
+    this.#duration.observe((performance.now() - started) / 1000);
+    const { logger } = this.#options;
+    if (logger.isLevelEnabled('debug'))
+      logger.debug(
+        { requestId, statusCode: status, responseTimeMs: performance.now() - started },
+        'poll answered',
+      );
+  }
+}
+
+function isJson(contentType: string | undefined): boolean {
+  if (contentType === undefined) return false;
+  if (contentType === 'application/json') return true;
+  const lower = contentType.toLowerCase();
+  return lower.startsWith('application/json') && (lower.length === 16 || lower[16] === ';');
+}
+
+/**
+ * Reads the whole body as UTF-8, refusing one over `limit` bytes (announced or actual) with 413, and an
+ * empty one as Fastify does. A caller that disconnects midway gets no callback: its response's 'close'
+ * frees what it held.
+ */
+function readBody(
+  request: IncomingMessage,
+  limit: number,
+  done: (failure: Error | undefined, text: string) => void,
+): void {
+  const announced = Number(request.headers['content-length']);
+  if (announced > limit) {
+    done(new PayloadTooLargeError(announced, limit), '');
+    return;
+  }
+  let first: Buffer | undefined;
+  let rest: Buffer[] | undefined;
+  let size = 0;
+  let failed = false;
+  request.on('data', (chunk: Buffer) => {
+    if (failed) return;
+    size += chunk.length;
+    if (size > limit) {
+      failed = true;
+      done(new PayloadTooLargeError(size, limit), '');
+      return;
+    }
+    if (first === undefined) first = chunk;
+    else (rest ??= [first]).push(chunk);
+  });
+  request.on('end', () => {
+    if (failed) return;
+    if (size === 0) return done(new MalformedRequestError(EMPTY_JSON), '');
+    done(undefined, (rest ? Buffer.concat(rest, size) : first!).toString('utf8'));
+  });
+}
