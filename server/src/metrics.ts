@@ -45,10 +45,13 @@ export class ServerMetrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [this.registry],
   });
-  readonly heldPolls = new Gauge({
+  #countHeldPolls: () => number = () => 0;
+  // Read at each scrape: setting it on every held poll's start and end cost the long-poll path.
+  readonly heldPolls: Gauge = new Gauge({
     name: 'meshpress_long_polls_held',
     help: 'Long-polls currently waiting for a change',
     registers: [this.registry],
+    collect: () => this.heldPolls.set(this.#countHeldPolls()),
   });
   readonly cachedTopics = new Gauge({
     name: 'meshpress_cached_topics',
@@ -62,6 +65,11 @@ export class ServerMetrics {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
     registers: [this.registry],
   });
+
+  /** Where the held long-polls gauge reads its value (the service that holds them). */
+  countHeldPollsWith(count: () => number): void {
+    this.#countHeldPolls = count;
+  }
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'meshpress_' });

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { http, startTestServer, type TestServer } from '../support/test-server.js';
 
 /**
@@ -106,5 +106,29 @@ describe('the REST poll fast path', () => {
       before[1]! + 1,
       before[2]! + 1,
     ]);
+  });
+
+  it('shows held long-polls in /metrics while they wait, and releases them on a publish', async () => {
+    const held = () =>
+      http(server.httpUrl, 'GET', '/metrics').then((r) =>
+        Number((r.body as string).match(/^meshpress_long_polls_held (\d+)$/m)?.[1]),
+      );
+    const baseline = await held();
+    const waiting = send(
+      FAST,
+      JSON.stringify({
+        identity: IDENTITY,
+        topics: [{ topic: 't.fast', currentVersion: 1 }],
+        waitMs: 20_000,
+      }),
+    );
+    await vi.waitFor(async () => expect(await held()).toBe(baseline + 1));
+    const published = await http(server.httpUrl, 'POST', '/v1/topics/t.fast/versions', {
+      payload: { text: 'two' },
+    });
+    const answer = await waiting;
+    expect(answer.status).toBe(200);
+    expect(answer.body.updates[0].version).toBe(published.body.version);
+    expect(await held()).toBe(baseline);
   });
 });

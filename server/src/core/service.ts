@@ -131,6 +131,7 @@ export class MeshpressService {
     this.#clock = options.clock;
     this.#logger = options.logger;
     this.#metrics = options.metrics;
+    this.#metrics.countHeldPollsWith(() => this.#waiters.size);
     this.#authorizer = options.authorizer ?? allowAll;
     this.#validateDocument = options.documentValidator ?? validateMeshDocument;
     this.#instanceId = options.instanceId;
@@ -438,15 +439,21 @@ export class MeshpressService {
     const topics = input.topics.map((t) => t.topic);
     let updates: PollUpdate[];
     for (;;) {
-      // Watch before evaluating: a change landing while the evaluation awaits a topic load is not lost.
-      const watch = this.#watch(topics);
-      updates = this.#evaluateNow(input, tracker) ?? (await this.#evaluate(input, tracker));
+      // The watch starts before anything is awaited, so no change landing meanwhile is lost: right after
+      // a synchronous evaluation, or before one that awaits a topic load.
+      let watch: Watch | undefined;
+      let now = this.#evaluateNow(input, tracker);
+      if (now === undefined) {
+        watch = this.#watch(topics);
+        now = await this.#evaluate(input, tracker);
+      }
+      updates = now;
       const remaining = deadline - this.#clock.now();
       if (updates.length > 0 || remaining <= 0 || signal?.aborted || this.#shutdown.signal.aborted) {
-        watch.cancel();
+        watch?.cancel();
         break;
       }
-      await watch.wait(remaining, signal);
+      await (watch ?? this.#watch(topics)).wait(remaining, signal);
     }
     return this.#served(updates);
   }
@@ -539,21 +546,13 @@ export class MeshpressService {
    * Registers interest in changes to `topics` now; `wait` resolves on the first change since registration
    * (at once if one already happened), when `ms` pass, on abort, or on shutdown.
    */
-  #watch(topics: readonly string[]): {
-    wait(ms: number, signal?: AbortSignal): Promise<void>;
-    cancel(): void;
-  } {
+  #watch(topics: readonly string[]): Watch {
     let fired = false;
     let wake: (() => void) | undefined;
-    const unregister = this.#waiters.add(topics, () => {
+    const cancel = this.#waiters.add(topics, () => {
       fired = true;
       wake?.();
     });
-    this.#metrics.heldPolls.set(this.#waiters.size);
-    const cancel = () => {
-      unregister();
-      this.#metrics.heldPolls.set(this.#waiters.size);
-    };
     const wait = (ms: number, signal?: AbortSignal) =>
       new Promise<void>((resolveWait) => {
         if (fired) {
@@ -624,4 +623,11 @@ export class MeshpressService {
     }
     return record;
   }
+}
+
+/** Interest in changes to some topics, registered when created. */
+interface Watch {
+  /** Resolves on the first change since registration (at once if one happened), after `ms`, or on abort. */
+  wait(ms: number, signal?: AbortSignal): Promise<void>;
+  cancel(): void;
 }
