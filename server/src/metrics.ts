@@ -1,14 +1,20 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { CounterCell, HotHistogram } from './hot-metrics.js';
 
 /** The figures an operator alerts on. One registry per server instance, so tests can run several. */
 export class ServerMetrics {
   readonly registry = new Registry();
 
-  readonly polls = new Counter({
+  readonly #pollCells: CounterCell<'transport' | 'outcome'>[] = [];
+  readonly #pollOutcomes = new Map<string, PollOutcomeCounters>();
+  readonly polls: Counter<'transport' | 'outcome'> = new Counter({
     name: 'meshpress_polls_total',
     help: 'Poll requests answered, by transport and outcome (update, none, error)',
     labelNames: ['transport', 'outcome'] as const,
     registers: [this.registry],
+    collect: () => {
+      for (const cell of this.#pollCells) cell.flushInto(this.polls);
+    },
   });
   readonly pollUpdates = new Counter({
     name: 'meshpress_poll_updates_total',
@@ -58,13 +64,28 @@ export class ServerMetrics {
     help: 'Topics held in the consumer cache',
     registers: [this.registry],
   });
-  readonly requestDuration = new Histogram({
+  readonly requestDuration = new HotHistogram({
     name: 'meshpress_request_duration_seconds',
     help: 'Request latency by transport and operation',
     labelNames: ['transport', 'operation'] as const,
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
     registers: [this.registry],
   });
+
+  /** Counters of each poll outcome on a transport, for the poll paths (counted into `polls` at scrape). */
+  pollOutcomes(transport: 'rest' | 'grpc'): PollOutcomeCounters {
+    let outcomes = this.#pollOutcomes.get(transport);
+    if (!outcomes) {
+      const cell = (outcome: string) => {
+        const counter = new CounterCell({ transport, outcome });
+        this.#pollCells.push(counter);
+        return counter;
+      };
+      outcomes = { update: cell('update'), none: cell('none'), error: cell('error') };
+      this.#pollOutcomes.set(transport, outcomes);
+    }
+    return outcomes;
+  }
 
   /** Where the held long-polls gauge reads its value (the service that holds them). */
   countHeldPollsWith(count: () => number): void {
@@ -75,3 +96,8 @@ export class ServerMetrics {
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'meshpress_' });
   }
 }
+
+/** One counter per poll outcome (`meshpress_polls_total{outcome}`) of one transport. */
+export type PollOutcomeCounters = Readonly<
+  Record<'update' | 'none' | 'error', CounterCell<'transport' | 'outcome'>>
+>;

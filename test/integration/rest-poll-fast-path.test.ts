@@ -57,6 +57,8 @@ const bodies: Record<string, string> = {
   'malformed JSON (400)': '{"identity":',
   'empty body (400)': '',
   'prototype poisoning (400)': '{"identity":{},"topics":[],"__proto__":{"polluted":true}}',
+  'escaped prototype poisoning (400)': '{"identity":{},"topics":[],"\\u005f_proto__":{"polluted":true}}',
+  'constructor poisoning (400)': '{"identity":{},"topics":[],"constructor":{"prototype":{"polluted":true}}}',
   'not an object (400)': '[1,2,3]',
 };
 

@@ -74,11 +74,7 @@ export function meshpressHandlers(
   service: MeshpressService,
 ): UntypedServiceImplementation {
   // Label lookups cost a hash per call; on the poll path they are resolved once.
-  const pollOutcome = {
-    update: context.metrics.polls.labels('grpc', 'update'),
-    none: context.metrics.polls.labels('grpc', 'none'),
-    error: context.metrics.polls.labels('grpc', 'error'),
-  };
+  const pollOutcome = context.metrics.pollOutcomes('grpc');
   return {
     PutTopic: unary(context, 'PutTopic', async (request: PutTopicRequest, { caller }) => {
       const { topic, created } = await renaming(putTopicPath, () =>

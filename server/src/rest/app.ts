@@ -88,11 +88,7 @@ export function buildRestApp(options: RestAppOptions): FastifyInstance {
   });
   // Label lookups cost a hash per call; on the poll path they are resolved once.
   const durationOf = new Map<string, ReturnType<typeof metrics.requestDuration.labels>>();
-  const pollOutcome = {
-    update: metrics.polls.labels('rest', 'update'),
-    none: metrics.polls.labels('rest', 'none'),
-    error: metrics.polls.labels('rest', 'error'),
-  };
+  const pollOutcome = metrics.pollOutcomes('rest');
   app.addHook('onResponse', (request, reply, done) => {
     const operation = request.routeOptions.url ?? 'unknown';
     let duration = durationOf.get(operation);
