@@ -43,7 +43,7 @@ const JSON_OPTIONS = { protoAction: 'error', constructorAction: 'error' } as con
  * Polls are nearly all of a consumer instance's traffic, and Fastify's per-request machinery (routing,
  * hook chains, a child logger, reply serialization) cost more than the poll itself: with it a poll cost
  * about three times a hello-world request. Here the same steps run inline and in the same order: request
- * id, per-app admission, body limit, JSON parse, `service.poll` (which validates), the answer JSON shared
+ * id, per-app admission, body limit, JSON parse, `service.pollNow` (which validates), the answer JSON shared
  * with the Fastify route (`pollResponseJson`), errors through `failedRequest` (same codes, bodies, logs
  * and metrics). Anything else — another path, a query string, another content type, `inject()` in
  * tests — falls through to Fastify, whose `/v1/poll` route answers it with the same results.
