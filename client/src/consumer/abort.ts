@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { UnavailableError } from '../core/errors.js';
 
@@ -50,4 +51,14 @@ export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<
       },
     );
   });
+}
+
+/**
+ * Whether a controller is as good as new, so the next request may use it: its signal never aborted and
+ * nothing listens to it any more (whoever was handed it removed what it added, as this library's
+ * transports do). A new AbortSignal is an EventTarget: a few microseconds and about a kilobyte of
+ * garbage, per poll of every subscriber.
+ */
+export function isReusable(controller: AbortController): boolean {
+  return !controller.signal.aborted && getEventListeners(controller.signal, 'abort').length === 0;
 }

@@ -3,6 +3,7 @@ import type { Acceptance, Delivery } from './delivery.js';
 import type { ClientLogger } from './logger.js';
 import type { ValueSource } from './metrics.js';
 import { SubscriptionCore } from './subscription-core.js';
+import { isThenable } from './thenable.js';
 
 /** Turns verified bytes into the value callers use. Throwing (or rejecting) refuses the version. */
 export type Decoder<T> = (data: Uint8Array, record: VersionRecord) => T | Promise<T>;
@@ -40,7 +41,8 @@ export type ChangeListener<T> = (state: AtomicState<T>, previous: AtomicState<T>
 export class AtomicSubscription<T> extends SubscriptionCore {
   #state: AtomicState<T>;
   readonly #decode: Decoder<T>;
-  readonly #listeners = new Set<ChangeListener<T>>();
+  /** Replaced, never changed in place: a swap calls the listeners registered when it began. */
+  #listeners: readonly ChangeListener<T>[] = [];
   readonly #logger: ClientLogger;
 
   /** @internal Created by MeshpressClient.subscribeAtomic. */
@@ -83,20 +85,32 @@ export class AtomicSubscription<T> extends SubscriptionCore {
 
   /** Called after each swap (and once on close). Returns a function that removes the listener. */
   onChange(listener: ChangeListener<T>): () => void {
-    this.#listeners.add(listener);
+    if (!this.#listeners.includes(listener)) this.#listeners = [...this.#listeners, listener];
     return () => {
-      this.#listeners.delete(listener);
+      this.#listeners = this.#listeners.filter((l) => l !== listener);
     };
   }
 
-  protected async accept(delivery: Delivery): Promise<Acceptance> {
-    let value: T;
+  protected accept(delivery: Delivery): Acceptance | Promise<Acceptance> {
+    let decoded: T | Promise<T>;
     try {
-      value = await this.#decode(delivery.data, delivery.record);
+      decoded = this.#decode(delivery.data, delivery.record);
     } catch (err) {
-      this.#logger.warn({ err, topic: this.topic, version: delivery.version }, 'decode rejected a version');
-      return 'decode';
+      return this.#refuse(err, delivery);
     }
+    if (!isThenable(decoded)) return this.#apply(decoded as T, delivery);
+    return Promise.resolve(decoded).then(
+      (value) => this.#apply(value, delivery),
+      (err: unknown) => this.#refuse(err, delivery),
+    );
+  }
+
+  #refuse(err: unknown, delivery: Delivery): Acceptance {
+    this.#logger.warn({ err, topic: this.topic, version: delivery.version }, 'decode rejected a version');
+    return 'decode';
+  }
+
+  #apply(value: T, delivery: Delivery): Acceptance {
     if (this.closed) return 'closed';
     this.#swap({
       value,
@@ -116,7 +130,7 @@ export class AtomicSubscription<T> extends SubscriptionCore {
   #swap(next: AtomicState<T>): void {
     const previous = this.#state;
     this.#state = Object.freeze(next);
-    for (const listener of [...this.#listeners]) {
+    for (const listener of this.#listeners) {
       try {
         listener(this.#state, previous);
       } catch (err) {

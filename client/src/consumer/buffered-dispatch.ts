@@ -39,15 +39,17 @@ class BufferingHandler implements Dispatcher.DispatchHandler {
     private readonly resolve: (response: BufferedResponse) => void,
     private readonly reject: (reason: unknown) => void,
   ) {
-    signal.addEventListener('abort', this.#onAbort, { once: true });
+    // The handler itself is the listener (handleEvent): no closure per request. #settle removes it.
+    signal.addEventListener('abort', this);
   }
 
-  readonly #onAbort = (): void => {
+  /** The signal aborted. */
+  handleEvent(): void {
     const reason = this.signal.reason;
     this.#controller?.abort(reason instanceof Error ? reason : new Error(String(reason)));
     this.#settle();
     this.reject(reason);
-  };
+  }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.#controller = controller;
@@ -85,7 +87,7 @@ class BufferingHandler implements Dispatcher.DispatchHandler {
   #settle(): boolean {
     if (this.#settled) return false;
     this.#settled = true;
-    this.signal.removeEventListener('abort', this.#onAbort);
+    this.signal.removeEventListener('abort', this);
     return true;
   }
 }

@@ -23,8 +23,9 @@ import { RestTransport } from './rest-transport.js';
 import { S3Downloader } from './s3-downloader.js';
 import { Subscription, type VersionHandler, type VersionListener } from './subscription.js';
 import type { SubscriptionCore } from './subscription-core.js';
-import { type ChannelDeps, TopicChannel } from './topic-channel.js';
+import { type ChannelDeps, type OfferOutcome, TopicChannel } from './topic-channel.js';
 import type { PollTopic, PollTransport, PollUpdate } from './transport.js';
+import { updateFinder } from './update-finder.js';
 
 /**
  * Before the startup bound, a fallback cache lookup still unanswered this long before the bound gives way
@@ -286,45 +287,63 @@ export class MeshpressClient {
   }
 
   #pollTopics(): PollTopic[] {
-    return [...this.#channels.values()].map((c) => ({ topic: c.topic, currentVersion: c.currentVersion }));
+    const topics: PollTopic[] = [];
+    for (const c of this.#channels.values())
+      topics.push({ topic: c.topic, currentVersion: c.currentVersion });
+    return topics;
   }
 
   #awaitingFirstAnswer(): boolean {
     for (const channel of this.#channels.values())
-      if (channel.currentVersion === undefined && channel.unvalued.some((s) => s.startedFrom === 'pending'))
-        return true;
+      if (channel.currentVersion === undefined && channel.someUnvalued(isPending)) return true;
     return false;
   }
 
-  async #onUpdates(
+  /**
+   * Offers each polled topic's update to its channel, all channels at once. Synchronous when every offer
+   * is (inline bytes, synchronous decoders): with one topic, the usual proxy, an answer then costs no
+   * Map, Promise.all or promise at all.
+   */
+  #onUpdates(
     updates: PollUpdate[],
     polled: readonly PollTopic[],
     signal: AbortSignal,
-  ): Promise<boolean> {
-    const byTopic = new Map(updates.map((u) => [u.topic, u]));
-    const outcomes = await Promise.all(
-      polled.map(async ({ topic }) => {
-        const channel = this.#channels.get(topic);
-        if (!channel) return false;
-        const update = byTopic.get(topic);
-        if (!update) {
-          // The service answered and has nothing for this node: the default is the right value. (A topic
-          // with a value has nothing new; a subscription that just joined it is being handed that value.)
-          if (channel.currentVersion === undefined)
-            for (const s of channel.unvalued) s.markStarted('default');
-          return false;
-        }
-        const outcome = await channel.offerWithHistory(
-          { version: update.version, pinned: update.pinned, record: update.record, source: 'service' },
-          signal,
-        );
-        // Neither the target nor older versions worked for some subscription: start it from the fallbacks.
-        const pending = (s: SubscriptionCore) => s.startedFrom === 'pending';
-        if (channel.unvalued.some(pending)) this.#runChain(channel, pending, () => true);
-        return outcome === 'applied';
-      }),
+  ): boolean | Promise<boolean> {
+    const find = updateFinder(updates);
+    let progress = false;
+    let pending: Promise<boolean>[] | undefined;
+    for (const { topic } of polled) {
+      const channel = this.#channels.get(topic);
+      if (!channel) continue;
+      const update = find(topic);
+      if (!update) {
+        // The service answered and has nothing for this node: the default is the right value. (A topic
+        // with a value has nothing new; a subscription that just joined it is being handed that value.)
+        if (channel.currentVersion === undefined) for (const s of channel.unvalued) s.markStarted('default');
+        continue;
+      }
+      const applied = this.#offerUpdate(channel, update, signal);
+      if (typeof applied === 'boolean') progress ||= applied;
+      else (pending ??= []).push(applied);
+    }
+    if (!pending) return progress;
+    return Promise.all(pending).then((applied) => progress || applied.some(Boolean));
+  }
+
+  #offerUpdate(channel: TopicChannel, update: PollUpdate, signal: AbortSignal): boolean | Promise<boolean> {
+    const outcome = channel.offerWithHistory(
+      { version: update.version, pinned: update.pinned, record: update.record, source: 'service' },
+      signal,
     );
-    return outcomes.some(Boolean);
+    return typeof outcome === 'string'
+      ? this.#afterOffer(channel, outcome)
+      : outcome.then((settled) => this.#afterOffer(channel, settled));
+  }
+
+  #afterOffer(channel: TopicChannel, outcome: OfferOutcome): boolean {
+    // Neither the target nor older versions worked for some subscription: start it from the fallbacks.
+    if (channel.someUnvalued(isPending)) this.#runChain(channel, isPending, () => true);
+    return outcome === 'applied';
   }
 
   #onFailure(failures: number): void {
@@ -372,7 +391,7 @@ export class MeshpressClient {
     conclude: () => boolean = () => this.#mayConcludeDefault(),
   ): void {
     if (this.#abort.signal.aborted || this.#chainsRunning.has(channel.topic)) return;
-    if (!channel.unvalued.some(which)) return;
+    if (!channel.someUnvalued(which)) return;
     const run = startFromFallbacks(
       channel,
       this.#chainDeps,
@@ -396,3 +415,5 @@ export class MeshpressClient {
     };
   }
 }
+
+const isPending = (s: SubscriptionCore): boolean => s.startedFrom === 'pending';

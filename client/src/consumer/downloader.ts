@@ -3,7 +3,7 @@ import { IntegrityError, type MeshpressError, UnavailableError } from '../core/e
 import type { VersionRecord } from '../core/model.js';
 import { asTransportError } from '../core/wire-error.js';
 import { timeoutSignal } from './abort.js';
-import { verifyPayload } from './integrity.js';
+import { payloadMatches, verifyPayload } from './integrity.js';
 import { orderByRegion, type S3Downloader } from './s3-downloader.js';
 import type { PollTransport } from './transport.js';
 
@@ -42,6 +42,18 @@ export class Downloader {
 
   constructor(options: DownloaderOptions) {
     this.#options = options;
+  }
+
+  /**
+   * The record's inline bytes when they verify, at once; undefined otherwise (no inline copy, or a bad
+   * one: `download` then tries the other copies and reports what failed). The common case for
+   * configuration, and after a publish every subscriber takes it at once: no promise, no abort scope.
+   */
+  verifiedInline(record: VersionRecord): Downloaded | undefined {
+    const pointer = record.pointer;
+    if (pointer.kind !== 'direct' || pointer.data.byteLength !== record.size) return undefined;
+    if (!payloadMatches(record, pointer.data)) return undefined;
+    return { data: pointer.data, source: 'inline' };
   }
 
   async download(record: VersionRecord, signal: AbortSignal): Promise<Downloaded> {

@@ -2,7 +2,8 @@
 export interface HttpAnswer {
   readonly status: number;
   readonly headers: { get(name: string): string | null };
-  text(): Promise<string>;
+  /** The body as text; a plain string when it is in memory already (no promise per answer). */
+  text(): string | Promise<string>;
   bytes(): Promise<Uint8Array>;
   /** Releases the connection without reading the body (a 204, say); resolves once it is free again. */
   discard(): Promise<void>;

@@ -23,3 +23,8 @@ export function verifyPayload(record: VersionRecord, data: Uint8Array, source: s
       actual,
     });
 }
+
+/** Whether `data` is exactly the payload the record describes (size, then sha256). */
+export function payloadMatches(record: VersionRecord, data: Uint8Array): boolean {
+  return data.byteLength === record.size && sha256Hex(data) === record.sha256;
+}

@@ -2,8 +2,9 @@ import type { Clock, TimerHandle } from '../core/clock.js';
 import { ClosedError, type MeshpressError, TooManyRequestsError } from '../core/errors.js';
 import type { Identity } from '../core/names.js';
 import { asTransportError } from '../core/wire-error.js';
-import { RequestTimeoutError } from './abort.js';
+import { isReusable, RequestTimeoutError } from './abort.js';
 import { jitteredInterval } from './backoff.js';
+import { DeadlineWatch } from './deadline-watch.js';
 import type { ClientLogger } from './logger.js';
 import type { ClientMetrics } from './metrics.js';
 import type { PollTopic, PollTransport, PollUpdate } from './transport.js';
@@ -17,8 +18,15 @@ export interface PollerHooks {
    * version for it.
    */
   awaitingFirstAnswer(): boolean;
-  /** Handles a successful poll's answer; resolves true when some topic switched version. */
-  onUpdates(updates: PollUpdate[], polled: readonly PollTopic[], signal: AbortSignal): Promise<boolean>;
+  /**
+   * Handles a successful poll's answer; true when some topic switched version. A promise only when
+   * applying it had to wait for something.
+   */
+  onUpdates(
+    updates: PollUpdate[],
+    polled: readonly PollTopic[],
+    signal: AbortSignal,
+  ): boolean | Promise<boolean>;
   /** After each failed poll, with the count of consecutive failures so far (1, 2, …). */
   onFailure(consecutiveFailures: number, error: MeshpressError): void;
 }
@@ -40,6 +48,8 @@ export interface PollerOptions {
   /** Aborts everything when the client closes. */
   readonly signal: AbortSignal;
 }
+
+const NO_TOPICS: readonly PollTopic[] = Object.freeze([]);
 
 /** Why a held long-poll was cut short to start a new one (a topic was added). */
 class Superseded extends Error {}
@@ -63,8 +73,19 @@ export class Poller {
   readonly #o: PollerOptions;
   readonly #hooks: PollerHooks;
   #timer: TimerHandle | undefined;
-  /** The poll under way, from the request until its answer is applied (`holding`: held at the server). */
-  #inflight: { controller: AbortController; holding: boolean } | undefined;
+  /** Aborts the poll under way; set from the request until its answer is applied. */
+  #inflight: AbortController | undefined;
+  /** Whether the poll under way is held at the server (until it answers). */
+  #holding = false;
+  /** The bound of the request under way, for its timeout error. */
+  #timeoutMs = 0;
+  /** The last poll's controller, kept for the next poll when it is as good as new. */
+  #spare: AbortController | undefined;
+  /** The poll under way: its topics, its wait, when it was sent. */
+  #polled: readonly PollTopic[] = NO_TOPICS;
+  #waitMs: number | undefined;
+  #began = 0;
+  readonly #deadline: DeadlineWatch;
   #started = false;
   #consecutiveFailures = 0;
   #startedAt: number | undefined;
@@ -76,6 +97,9 @@ export class Poller {
   constructor(options: PollerOptions, hooks: PollerHooks) {
     this.#o = options;
     this.#hooks = hooks;
+    this.#deadline = new DeadlineWatch(options.clock, () =>
+      this.#inflight?.abort(new RequestTimeoutError('poll', this.#timeoutMs)),
+    );
     options.signal.addEventListener('abort', () => this.#stop(), { once: true });
   }
 
@@ -109,7 +133,7 @@ export class Poller {
     const inflight = this.#inflight;
     if (inflight) {
       if (this.#consecutiveFailures > 0) return;
-      if (inflight.holding) inflight.controller.abort(new Superseded());
+      if (this.#holding) inflight.abort(new Superseded());
       else this.#pokeAfterInflight = true;
       return;
     }
@@ -121,13 +145,21 @@ export class Poller {
   #schedule(delayMs: number): void {
     if (this.#o.signal.aborted) return;
     if (this.#timer) this.#o.clock.clearTimeout(this.#timer);
-    this.#timer = this.#o.clock.setTimeout(() => {
-      this.#timer = undefined;
-      void this.#tick();
-    }, delayMs);
+    this.#timer = this.#o.clock.setTimeout(this.#onTimer, delayMs);
   }
 
-  async #tick(): Promise<void> {
+  readonly #onTimer = (): void => {
+    this.#timer = undefined;
+    this.#tick();
+  };
+
+  /**
+   * Sends one poll. Its answer is taken by callbacks bound once, with the poll's own facts kept in fields
+   * (one poll at a time), rather than by an async function suspended for as long as the server holds the
+   * poll: a fleet of held long-polls would keep that many frames alive, and the garbage collector would
+   * copy each of them before it is dropped.
+   */
+  #tick(): void {
     const o = this.#o;
     if (o.signal.aborted || this.#inflight) return;
     const topics = this.#hooks.topics();
@@ -136,47 +168,80 @@ export class Poller {
 
     const waitMs =
       o.mode === 'long-poll' && !this.#hooks.awaitingFirstAnswer() ? o.longPollWaitMs : undefined;
-    // One controller per poll, aborted by the timeout, by a superseding poke, or by #stop when the client
-    // closes: no signal chain or listeners per poll (a fleet of long-polls re-polls all at once).
-    const controller = new AbortController();
-    const timeoutMs = o.requestTimeoutMs + (waitMs ?? 0);
-    const timeout = o.clock.setTimeout(
-      () => controller.abort(new RequestTimeoutError('poll', timeoutMs)),
-      timeoutMs,
-    );
-    const inflight = { controller, holding: (waitMs ?? 0) > 0 };
-    this.#inflight = inflight;
-    const began = o.clock.now();
+    // One controller per poll, aborted by the deadline, by a superseding poke, or by #stop when the client
+    // closes: no signal chain or listeners per poll (a fleet of long-polls re-polls all at once), and no
+    // timer per poll either (the deadline watch keeps one). The previous poll's, when nothing aborted it
+    // and nothing listens to it any more.
+    const controller = this.#spare ?? new AbortController();
+    this.#spare = undefined;
+    this.#timeoutMs = o.requestTimeoutMs + (waitMs ?? 0);
+    this.#deadline.set(this.#timeoutMs);
+    this.#inflight = controller;
+    this.#holding = (waitMs ?? 0) > 0;
+    this.#polled = topics;
+    this.#waitMs = waitMs;
+    this.#began = o.clock.now();
 
-    let updates: PollUpdate[];
+    let answer: Promise<PollUpdate[]>;
     try {
-      updates = await o.transport.poll({ identity: o.identity, topics, waitMs, signal: controller.signal });
+      answer = o.transport.poll({ identity: o.identity, topics, waitMs, signal: controller.signal });
     } catch (error) {
-      const superseded = controller.signal.reason instanceof Superseded;
-      o.clock.clearTimeout(timeout);
-      this.#inflight = undefined;
-      if (o.signal.aborted) return;
-      if (superseded) return this.#schedule(0);
-      return this.#failed(asTransportError(error, 'poll'));
+      answer = Promise.reject(error);
     }
-    o.clock.clearTimeout(timeout);
+    answer.then(this.#onAnswer, this.#onPollFailed);
+  }
+
+  readonly #onPollFailed = (error: unknown): void => {
+    const o = this.#o;
+    const superseded = this.#inflight?.signal.reason instanceof Superseded;
+    this.#deadline.clear();
+    this.#release();
+    if (o.signal.aborted) return;
+    if (superseded) this.#schedule(0);
+    else this.#failed(asTransportError(error, 'poll'));
+  };
+
+  readonly #onAnswer = (updates: PollUpdate[]): void => {
+    const o = this.#o;
+    this.#deadline.clear();
     // Answered: still in flight while the answer is applied (a poke now polls again afterwards rather
     // than overlapping with this answer), but no longer held, so nothing cuts it short.
-    inflight.holding = false;
+    this.#holding = false;
     if (o.signal.aborted) return;
 
     this.#succeeded();
     o.metrics.poll(updates.length > 0 ? 'update' : 'none');
-    let progress = false;
+    let applied: boolean | Promise<boolean>;
     try {
-      progress = await this.#hooks.onUpdates(updates, topics, o.signal);
+      applied = this.#hooks.onUpdates(updates, this.#polled, o.signal);
     } catch (err) {
-      o.logger.error({ err }, 'applying a poll answer failed');
-    } finally {
-      this.#inflight = undefined;
+      applied = Promise.reject(err);
     }
+    if (typeof applied === 'boolean') this.#applied(applied, updates.length);
+    else
+      applied.then(
+        (progress) => this.#applied(progress, updates.length),
+        (err: unknown) => {
+          o.logger.error({ err }, 'applying a poll answer failed');
+          this.#applied(false, updates.length);
+        },
+      );
+  };
+
+  /** The answer is applied: the poll is over, and the next one is scheduled. */
+  #applied(progress: boolean, updateCount: number): void {
+    const o = this.#o;
+    this.#release();
+    this.#polled = NO_TOPICS;
     if (o.signal.aborted) return;
-    this.#schedule(this.#delayAfterSuccess(progress, updates.length, waitMs, o.clock.now() - began));
+    this.#schedule(this.#delayAfterSuccess(progress, updateCount, this.#waitMs, o.clock.now() - this.#began));
+  }
+
+  /** The poll is over: its controller may serve the next one. */
+  #release(): void {
+    const controller = this.#inflight;
+    this.#inflight = undefined;
+    if (controller && isReusable(controller)) this.#spare = controller;
   }
 
   #succeeded(): void {
@@ -240,6 +305,7 @@ export class Poller {
   #stop(): void {
     if (this.#timer) this.#o.clock.clearTimeout(this.#timer);
     this.#timer = undefined;
-    this.#inflight?.controller.abort(this.#o.signal.reason ?? new ClosedError('poller'));
+    this.#deadline.dispose();
+    this.#inflight?.abort(this.#o.signal.reason ?? new ClosedError('poller'));
   }
 }

@@ -7,6 +7,8 @@ import { toFieldIssues } from '../core/validation.js';
 import { asTransportError } from '../core/wire-error.js';
 import { fromPollUpdateView, fromVersionView, pollUpdateView, versionView } from '../wire/rest-views.js';
 import { fetchExchange, type HttpAnswer, type HttpCall, type HttpExchange } from './http-exchange.js';
+import { readPollAnswer } from './poll-answer.js';
+import { pollRequestJson } from './poll-request.js';
 import type { CallerHeaders, PollRequest, PollTransport, PollUpdate } from './transport.js';
 import { UndiciExchange } from './undici-exchange.js';
 
@@ -47,28 +49,19 @@ export class RestTransport implements PollTransport {
     this.#pollHeaders = { ...this.#headers, 'content-type': 'application/json' };
   }
 
-  async poll(request: PollRequest): Promise<PollUpdate[]> {
-    const body = {
-      identity: request.identity,
-      topics: request.topics.map((t) =>
-        t.currentVersion === undefined
-          ? { topic: t.topic }
-          : { topic: t.topic, currentVersion: t.currentVersion },
-      ),
-      ...(request.waitMs === undefined ? {} : { waitMs: request.waitMs }),
-    };
-    const response = await this.#request('POST /v1/poll', '/v1/poll', {
+  poll(request: PollRequest): Promise<PollUpdate[]> {
+    const { signal } = request;
+    const sent = this.#request('POST /v1/poll', '/v1/poll', {
       method: 'POST',
       headers: this.#pollHeaders,
-      body: JSON.stringify(body),
-      signal: request.signal,
+      body: pollRequestJson(request),
+      signal,
     });
-    if (response.status === 204) {
-      await response.discard();
-      return [];
-    }
-    const parsed = decode(pollResponse, await readJson(response, request.signal), 'poll response');
-    return parsed.updates.map(fromPollUpdateView);
+    return sent.then((response) =>
+      response.status === 204
+        ? response.discard().then(noUpdates)
+        : readJson(response, signal, decodePollAnswer),
+    );
   }
 
   async fetchData(topic: string, version: number, signal: AbortSignal): Promise<Uint8Array> {
@@ -99,7 +92,7 @@ export class RestTransport implements PollTransport {
       headers: this.#headers,
       signal,
     });
-    const parsed = decode(historyResponse, await readJson(response, signal), 'version history');
+    const parsed = decode(historyResponse, await readJson(response, signal, asIs), 'version history');
     return parsed.versions.map(fromVersionView);
   }
 
@@ -111,21 +104,36 @@ export class RestTransport implements PollTransport {
   /**
    * One request to the current server. A network failure, a 5xx, or an answer saying this server cannot
    * serve it (MISDIRECTED: an instance of another role) moves later requests to the next URL.
+   *
+   * Promise callbacks rather than an async function: a held long-poll would keep the suspended function
+   * alive for as long as the server holds it.
    */
-  async #request(what: string, path: string, call: HttpCall): Promise<HttpAnswer> {
-    if (this.#closed) throw new UnavailableError('REST transport is closed');
+  #request(what: string, path: string, call: HttpCall): Promise<HttpAnswer> {
+    if (this.#closed) return Promise.reject(new UnavailableError('REST transport is closed'));
     const { signal } = call;
     const index = this.#next % this.#urls.length;
-    let response: HttpAnswer;
+    let sent: Promise<HttpAnswer>;
     try {
-      response = await this.#http.send(this.#urls[index]!, path, call);
+      sent = this.#http.send(this.#urls[index]!, path, call);
     } catch (error) {
-      if (signal.aborted) throw signal.reason;
-      this.#next = index + 1;
-      throw asTransportError(error, what);
+      sent = Promise.reject(error);
     }
-    if (response.status >= 200 && response.status < 300) return response;
-    const text = await response.text().catch(() => '');
+    return sent.then(
+      (response) =>
+        response.status >= 200 && response.status < 300
+          ? response
+          : this.#refused(what, index, response, signal),
+      (error: unknown) => {
+        if (signal.aborted) throw signal.reason;
+        this.#next = index + 1;
+        throw asTransportError(error, what);
+      },
+    );
+  }
+
+  /** The error a non-2xx answer stands for. */
+  async #refused(what: string, index: number, response: HttpAnswer, signal: AbortSignal): Promise<never> {
+    const text = await bodyText(response);
     if (signal.aborted) throw signal.reason;
     // Not a meshpress answer (a proxy, a server mid-shutdown): the service is not usable right now.
     const error = decodeErrorResponse(response.status, text, response.headers, {
@@ -138,13 +146,54 @@ export class RestTransport implements PollTransport {
   }
 }
 
-async function readJson(response: HttpAnswer, signal: AbortSignal): Promise<unknown> {
+const noUpdates = (): PollUpdate[] => [];
+const asIs = (json: unknown): unknown => json;
+
+/** The common answer read directly; anything unusual through the zod schema, which names what is wrong. */
+function decodePollAnswer(json: unknown): PollUpdate[] {
+  return readPollAnswer(json) ?? decode(pollResponse, json, 'poll response').updates.map(fromPollUpdateView);
+}
+
+/**
+ * Parses a JSON body and hands it to `then`; in the same turn when the body is already in memory. A body
+ * that cannot be read or parsed is the server's fault (or the abort's, when the signal fired).
+ */
+function readJson<T>(response: HttpAnswer, signal: AbortSignal, then: (json: unknown) => T): T | Promise<T> {
+  let text: string | Promise<string>;
   try {
-    return JSON.parse(await response.text());
+    text = response.text();
   } catch (error) {
-    throw signal.aborted
-      ? signal.reason
-      : new UnavailableError('server sent a body that is not JSON', { cause: error });
+    throw notJson(error, signal);
+  }
+  if (typeof text === 'string') return then(parseJson(text, signal));
+  return text.then(
+    (body) => then(parseJson(body, signal)),
+    (error: unknown) => {
+      throw notJson(error, signal);
+    },
+  );
+}
+
+function parseJson(text: string, signal: AbortSignal): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw notJson(error, signal);
+  }
+}
+
+function notJson(error: unknown, signal: AbortSignal): unknown {
+  return signal.aborted
+    ? signal.reason
+    : new UnavailableError('server sent a body that is not JSON', { cause: error });
+}
+
+/** An error answer's body, or '' when it cannot be read. */
+async function bodyText(response: HttpAnswer): Promise<string> {
+  try {
+    return await response.text();
+  } catch {
+    return '';
   }
 }
 

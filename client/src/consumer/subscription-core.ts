@@ -70,9 +70,16 @@ export abstract class SubscriptionCore {
    * Offers verified bytes; only the channel calls this, one delivery at a time. The channel then marks
    * the subscription started, once its own bookkeeping (metrics) is done.
    */
-  async deliver(delivery: Delivery): Promise<Acceptance> {
+  deliver(delivery: Delivery): Acceptance | Promise<Acceptance> {
     if (this.#closed) return 'closed';
-    const outcome = await this.accept(delivery);
+    // Synchronous unless accept is (a decoder or listener that returned a promise).
+    const outcome = this.accept(delivery);
+    return typeof outcome === 'string'
+      ? this.#noteOutcome(delivery, outcome)
+      : outcome.then((settled) => this.#noteOutcome(delivery, settled));
+  }
+
+  #noteOutcome(delivery: Delivery, outcome: Acceptance): Acceptance {
     if (outcome === 'applied') {
       this.#version = delivery.version;
       this.#pinned = delivery.pinned;
@@ -104,8 +111,11 @@ export abstract class SubscriptionCore {
     this.#onClose = onClose;
   }
 
-  /** Decode/notify; resolve 'applied' only once the new value is in place. */
-  protected abstract accept(delivery: Delivery): Promise<Acceptance>;
+  /**
+   * Decode/notify; 'applied' only once the new value is in place. A promise only when the work is
+   * asynchronous (it rejects never: failures are outcomes).
+   */
+  protected abstract accept(delivery: Delivery): Acceptance | Promise<Acceptance>;
 
   protected onClosed(): void {}
 }

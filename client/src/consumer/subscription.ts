@@ -2,6 +2,7 @@ import type { VersionRecord } from '../core/model.js';
 import type { Acceptance, Delivery } from './delivery.js';
 import type { ClientLogger } from './logger.js';
 import { SubscriptionCore } from './subscription-core.js';
+import { isThenable } from './thenable.js';
 
 /**
  * Receives each version to apply, with its verified bytes. Throwing (or rejecting) refuses the version:
@@ -31,13 +32,22 @@ export class Subscription extends SubscriptionCore {
     this.#logger = logger;
   }
 
-  protected async accept(delivery: Delivery): Promise<Acceptance> {
+  protected accept(delivery: Delivery): Acceptance | Promise<Acceptance> {
+    let result: void | Promise<void>;
     try {
-      await this.#listener(delivery.version, delivery.data, delivery.record);
-      return 'applied';
+      result = this.#listener(delivery.version, delivery.data, delivery.record);
     } catch (err) {
-      this.#logger.warn({ err, topic: this.topic, version: delivery.version }, 'listener rejected a version');
-      return 'listener';
+      return this.#refuse(err, delivery);
     }
+    if (!isThenable(result)) return 'applied';
+    return Promise.resolve(result).then(
+      (): Acceptance => 'applied',
+      (err: unknown) => this.#refuse(err, delivery),
+    );
+  }
+
+  #refuse(err: unknown, delivery: Delivery): Acceptance {
+    this.#logger.warn({ err, topic: this.topic, version: delivery.version }, 'listener rejected a version');
+    return 'listener';
   }
 }

@@ -3,11 +3,12 @@ import { IntegrityError } from '../core/errors.js';
 import type { VersionRecord } from '../core/model.js';
 import type { Identity } from '../core/names.js';
 import { scopeFromCanonical, scopeMatches } from '../core/scope.js';
-import type { Delivery } from './delivery.js';
+import type { Acceptance, Delivery } from './delivery.js';
 import type { DiskCache } from './disk-cache.js';
-import type { Downloader } from './downloader.js';
+import type { Downloaded, Downloader } from './downloader.js';
 import type { ClientLogger } from './logger.js';
 import type { ClientMetrics, ValueSource } from './metrics.js';
+import { SerialQueue } from './serial-queue.js';
 import type { SubscriptionCore } from './subscription-core.js';
 import type { PollTransport } from './transport.js';
 
@@ -63,7 +64,7 @@ export class TopicChannel {
   #current: Delivery | undefined;
   /** The last version every copy of which was corrupt: not downloaded again until the target moves. */
   #corrupt: number | undefined;
-  #tail: Promise<unknown> = Promise.resolve();
+  readonly #queue = new SerialQueue();
 
   constructor(topic: string, deps: ChannelDeps) {
     this.topic = topic;
@@ -89,7 +90,13 @@ export class TopicChannel {
 
   /** Subscriptions still on their default value. */
   get unvalued(): SubscriptionCore[] {
-    return [...this.#subscriptions].filter((s) => !s.closed && s.version === undefined);
+    return [...this.#subscriptions].filter(isUnvalued);
+  }
+
+  /** Whether some subscription is still on its default value (and matches `which`); allocates nothing. */
+  someUnvalued(which?: (s: SubscriptionCore) => boolean): boolean {
+    for (const s of this.#subscriptions) if (isUnvalued(s) && (!which || which(s))) return true;
+    return false;
   }
 
   /** Adds a subscription; one joining a topic that already has a value is offered that value at once. */
@@ -105,15 +112,15 @@ export class TopicChannel {
 
   /** Resolves once every offer queued so far has finished (downloads, deliveries, disk cache writes). */
   idle(): Promise<void> {
-    return this.#tail.then(() => undefined);
+    return this.#queue.idle();
   }
 
   /**
    * Offers a version to every subscription of `audience` that wants it (see SubscriptionCore.interest).
-   * Serialized.
+   * Serialized, and never applied before this returns.
    */
   offer(candidate: Candidate, signal: AbortSignal, audience: Audience = 'all'): Promise<OfferOutcome> {
-    return this.#serialized(() => this.#offer(candidate, signal, audience));
+    return this.#queue.run(() => this.#offer(candidate, signal, audience));
   }
 
   /**
@@ -121,70 +128,106 @@ export class TopicChannel {
    * download, verify or decode), tries older versions visible to this node from the history, newest
    * first, up to the configured depth, so a bad newest version does not leave a starting proxy on its
    * default.
+   *
+   * Serialized with every other offer; when none is under way and the target's bytes are inline and every
+   * subscriber takes them synchronously, it is applied before this returns and the outcome is returned
+   * as is (the poll path: no promise per update).
    */
-  offerWithHistory(candidate: Candidate, signal: AbortSignal): Promise<OfferOutcome> {
-    return this.#serialized(async () => {
-      const outcome = await this.#offer(candidate, signal);
-      if (this.unvalued.length === 0 || this.#deps.historyDepth === 0 || signal.aborted) return outcome;
-      const older = await this.#olderVisible(candidate.version, signal);
-      for (const record of older) {
-        if (this.unvalued.length === 0 || signal.aborted) break;
-        const tried = await this.#offer(
-          { version: record.version, pinned: false, record, source: 'history' },
-          signal,
-        );
-        this.#deps.logger.info(
-          { topic: this.topic, version: record.version, outcome: tried },
-          'tried an older version from the history',
-        );
-      }
-      return outcome;
+  offerWithHistory(candidate: Candidate, signal: AbortSignal): OfferOutcome | Promise<OfferOutcome> {
+    return this.#queue.runNowIfIdle(() => {
+      const outcome = this.#offer(candidate, signal);
+      return typeof outcome === 'string'
+        ? this.#historyIfUnvalued(candidate, signal, outcome)
+        : outcome.then((settled) => this.#historyIfUnvalued(candidate, signal, settled));
     });
   }
 
-  async #offer(candidate: Candidate, signal: AbortSignal, audience: Audience = 'all'): Promise<OfferOutcome> {
-    const { metrics, logger } = this.#deps;
-    const audienceMembers =
-      audience === 'all'
-        ? [...this.#subscriptions]
-        : [...this.#subscriptions].filter((s) => s.version === undefined);
-    const interests = audienceMembers.map(
-      (s) => [s, s.interest(candidate.version, candidate.pinned)] as const,
-    );
-    const takers = interests.filter(([, interest]) => interest === 'wants').map(([s]) => s);
+  #historyIfUnvalued(
+    candidate: Candidate,
+    signal: AbortSignal,
+    outcome: OfferOutcome,
+  ): OfferOutcome | Promise<OfferOutcome> {
+    if (!this.someUnvalued() || this.#deps.historyDepth === 0 || signal.aborted) return outcome;
+    return this.#tryHistory(candidate, signal).then(() => outcome);
+  }
+
+  async #tryHistory(candidate: Candidate, signal: AbortSignal): Promise<void> {
+    const older = await this.#olderVisible(candidate.version, signal);
+    for (const record of older) {
+      if (!this.someUnvalued() || signal.aborted) break;
+      const tried = await this.#offer(
+        { version: record.version, pinned: false, record, source: 'history' },
+        signal,
+      );
+      this.#deps.logger.info(
+        { topic: this.topic, version: record.version, outcome: tried },
+        'tried an older version from the history',
+      );
+    }
+  }
+
+  /**
+   * One candidate to the subscriptions that want it. Synchronous as long as nothing needs waiting for:
+   * bytes given or inline, subscribers that apply at once, no disk cache write.
+   */
+  #offer(
+    candidate: Candidate,
+    signal: AbortSignal,
+    audience: Audience = 'all',
+  ): OfferOutcome | Promise<OfferOutcome> {
+    // One pass, no intermediate arrays: every subscriber of a fleet runs this on every update.
+    const takers: SubscriptionCore[] = [];
+    let backwards = false;
+    for (const s of this.#subscriptions) {
+      if (audience === 'unvalued' && s.version !== undefined) continue;
+      const interest = s.interest(candidate.version, candidate.pinned);
+      if (interest === 'wants') takers.push(s);
+      else if (interest === 'backwards') backwards = true;
+    }
     if (takers.length === 0) {
       // The service applies the same rule; an older unpinned version reaching here is a stale source.
-      if (interests.some(([, i]) => i === 'backwards') && candidate.source !== 'history')
-        metrics.versionRejected(this.topic, 'backwards');
+      if (backwards && candidate.source !== 'history')
+        this.#deps.metrics.versionRejected(this.topic, 'backwards');
       return 'unchanged';
     }
-    if (candidate.version === this.#corrupt && !candidate.data) return 'unchanged';
+    if (candidate.data) return this.#deliver(candidate, candidate.data, candidate.source, takers, audience);
+    if (candidate.version === this.#corrupt) return 'unchanged';
+    const inline = signal.aborted ? undefined : this.#deps.downloader.verifiedInline(candidate.record);
+    if (inline) return this.#deliver(candidate, inline.data, inline.source, takers, audience);
+    return this.#download(candidate, signal).then((got) =>
+      typeof got === 'string' ? got : this.#deliver(candidate, got.data, got.source, takers, audience),
+    );
+  }
 
-    let data = candidate.data;
-    let from = candidate.source as string;
-    if (!data) {
-      try {
-        ({ data, source: from } = await this.#deps.downloader.download(candidate.record, signal));
-      } catch (err) {
-        if (signal.aborted) return 'unavailable';
-        if (err instanceof IntegrityError) {
-          this.#corrupt = candidate.version;
-          metrics.versionRejected(this.topic, 'integrity');
-          logger.warn(
-            { err, topic: this.topic, version: candidate.version },
-            'version rejected: corrupt payload',
-          );
-          return 'rejected';
-        }
-        metrics.versionRejected(this.topic, 'download');
+  /** The verified bytes, or the outcome of a version that could not be had. */
+  async #download(candidate: Candidate, signal: AbortSignal): Promise<Downloaded | OfferOutcome> {
+    const { metrics, logger } = this.#deps;
+    try {
+      return await this.#deps.downloader.download(candidate.record, signal);
+    } catch (err) {
+      if (signal.aborted) return 'unavailable';
+      if (err instanceof IntegrityError) {
+        this.#corrupt = candidate.version;
+        metrics.versionRejected(this.topic, 'integrity');
         logger.warn(
           { err, topic: this.topic, version: candidate.version },
-          'version could not be downloaded',
+          'version rejected: corrupt payload',
         );
-        return 'unavailable';
+        return 'rejected';
       }
+      metrics.versionRejected(this.topic, 'download');
+      logger.warn({ err, topic: this.topic, version: candidate.version }, 'version could not be downloaded');
+      return 'unavailable';
     }
+  }
 
+  #deliver(
+    candidate: Candidate,
+    data: Uint8Array,
+    from: string,
+    takers: readonly SubscriptionCore[],
+    audience: Audience,
+  ): OfferOutcome | Promise<OfferOutcome> {
     const delivery: Delivery = {
       version: candidate.version,
       pinned: candidate.pinned,
@@ -193,26 +236,73 @@ export class TopicChannel {
       source: candidate.source,
     };
     const applied: SubscriptionCore[] = [];
-    for (const subscription of takers) {
-      const outcome = await subscription.deliver(delivery);
-      if (outcome === 'applied') {
-        applied.push(subscription);
-        metrics.updateApplied(this.topic, candidate.source);
-      } else if (outcome !== 'closed') {
-        metrics.versionRejected(this.topic, outcome);
-      }
+    for (let i = 0; i < takers.length; i++) {
+      const outcome = takers[i]!.deliver(delivery);
+      // A decoder or listener that returned a promise: the rest of the takers wait for it, in order.
+      if (typeof outcome !== 'string')
+        return this.#deliverLater(outcome, i, delivery, from, takers, applied, audience);
+      this.#tally(takers[i]!, outcome, delivery, applied);
     }
+    return this.#conclude(delivery, from, applied, audience);
+  }
+
+  async #deliverLater(
+    pending: Promise<Acceptance>,
+    index: number,
+    delivery: Delivery,
+    from: string,
+    takers: readonly SubscriptionCore[],
+    applied: SubscriptionCore[],
+    audience: Audience,
+  ): Promise<OfferOutcome> {
+    this.#tally(takers[index]!, await pending, delivery, applied);
+    for (let i = index + 1; i < takers.length; i++)
+      this.#tally(takers[i]!, await takers[i]!.deliver(delivery), delivery, applied);
+    return this.#conclude(delivery, from, applied, audience);
+  }
+
+  #tally(
+    subscription: SubscriptionCore,
+    outcome: Acceptance,
+    delivery: Delivery,
+    applied: SubscriptionCore[],
+  ): void {
+    if (outcome === 'applied') {
+      applied.push(subscription);
+      this.#deps.metrics.updateApplied(this.topic, delivery.source);
+    } else if (outcome !== 'closed') {
+      this.#deps.metrics.versionRejected(this.topic, outcome);
+    }
+  }
+
+  /** After the deliveries: the channel's own version, startup marks, the disk cache, the log line. */
+  #conclude(
+    delivery: Delivery,
+    from: string,
+    applied: readonly SubscriptionCore[],
+    audience: Audience,
+  ): OfferOutcome | Promise<OfferOutcome> {
     if (applied.length === 0) return 'rejected';
-    if (candidate.source === 'fallback-cache' || candidate.source === 'disk-cache')
-      metrics.fallbackUsed(this.topic, candidate.source);
+    const source = delivery.source;
+    if (source === 'fallback-cache' || source === 'disk-cache')
+      this.#deps.metrics.fallbackUsed(this.topic, source);
     const previous = this.#current;
     const advances =
       !previous || (audience === 'all' && (delivery.version > previous.version || delivery.pinned));
     if (advances) this.#current = delivery;
     // Whoever waits for startup sees the metrics above already counted.
-    for (const subscription of applied) subscription.markStarted(candidate.source);
-    if (advances && delivery.version !== previous?.version) await this.#persist(delivery);
-    logger.info(
+    for (const subscription of applied) subscription.markStarted(source);
+    const persist =
+      advances &&
+      delivery.version !== previous?.version &&
+      this.#deps.diskCache !== undefined &&
+      source !== 'disk-cache';
+    if (!persist) return this.#applied(delivery, from);
+    return this.#persist(delivery).then(() => this.#applied(delivery, from));
+  }
+
+  #applied(delivery: Delivery, from: string): OfferOutcome {
+    this.#deps.logger.info(
       {
         topic: this.topic,
         version: delivery.version,
@@ -256,12 +346,10 @@ export class TopicChannel {
       .sort((a, b) => b.version - a.version)
       .slice(0, historyDepth);
   }
+}
 
-  #serialized<T>(task: () => Promise<T>): Promise<T> {
-    const run = this.#tail.then(task, task);
-    this.#tail = run.catch(() => undefined);
-    return run;
-  }
+function isUnvalued(s: SubscriptionCore): boolean {
+  return !s.closed && s.version === undefined;
 }
 
 function visibleTo(record: VersionRecord, identity: Identity): boolean {

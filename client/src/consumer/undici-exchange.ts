@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { Pool } from 'undici';
-import { dispatchBuffered } from './buffered-dispatch.js';
+import { type BufferedResponse, dispatchBuffered } from './buffered-dispatch.js';
 import type { HttpAnswer, HttpCall, HttpExchange } from './http-exchange.js';
 
 /**
@@ -26,9 +26,14 @@ export class UndiciExchange implements HttpExchange {
   readonly #targets = new Map<string, Target>();
   #closing: Promise<void> | undefined;
 
-  async send(base: string, path: string, call: HttpCall): Promise<HttpAnswer> {
-    const target = this.#target(base);
-    const { status, headers, body } = await dispatchBuffered(
+  send(base: string, path: string, call: HttpCall): Promise<HttpAnswer> {
+    let target: Target;
+    try {
+      target = this.#target(base);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return dispatchBuffered(
       target.pool,
       {
         method: call.method,
@@ -39,16 +44,7 @@ export class UndiciExchange implements HttpExchange {
         bodyTimeout: BODY_TIMEOUT_MS,
       },
       call.signal,
-    );
-    return {
-      status,
-      headers: headerReader(headers),
-      text: async () => body.toString('utf8'),
-      // A copy: the body may be a slice of a much larger socket buffer that it would keep alive.
-      bytes: async () => new Uint8Array(body),
-      // The body was read in full: the connection is free already.
-      discard: async () => undefined,
-    };
+    ).then(toAnswer);
   }
 
   /** Destroys the pools rather than waiting: a held long-poll would otherwise keep close() waiting. */
@@ -75,12 +71,41 @@ export class UndiciExchange implements HttpExchange {
   }
 }
 
-function headerReader(headers: IncomingHttpHeaders): HttpAnswer['headers'] {
-  return {
-    get(name) {
-      const value = headers[name.toLowerCase()];
-      if (value === undefined) return null;
-      return Array.isArray(value) ? value.join(', ') : value;
-    },
-  };
+const toAnswer = (response: BufferedResponse): HttpAnswer =>
+  new BufferedAnswer(response.status, response.headers, response.body);
+
+/** A whole answer in memory: one object with methods rather than a closure per method per answer. */
+class BufferedAnswer implements HttpAnswer {
+  readonly headers: HttpAnswer['headers'];
+
+  constructor(
+    readonly status: number,
+    headers: IncomingHttpHeaders,
+    private readonly body: Buffer,
+  ) {
+    this.headers = new HeaderReader(headers);
+  }
+
+  text(): string {
+    return this.body.toString('utf8');
+  }
+
+  async bytes(): Promise<Uint8Array> {
+    // A copy: the body may be a slice of a much larger socket buffer that it would keep alive.
+    return new Uint8Array(this.body);
+  }
+
+  async discard(): Promise<void> {
+    // The body was read in full: the connection is free already.
+  }
+}
+
+class HeaderReader {
+  constructor(private readonly headers: IncomingHttpHeaders) {}
+
+  get(name: string): string | null {
+    const value = this.headers[name.toLowerCase()];
+    if (value === undefined) return null;
+    return Array.isArray(value) ? value.join(', ') : value;
+  }
 }
