@@ -135,6 +135,7 @@ export class MeshpressClient {
         intervalMs: o.pollIntervalMs,
         jitter: o.pollJitter,
         longPollWaitMs: o.longPollWaitMs,
+        longPollRespreadMs: o.longPollRespreadMs,
         requestTimeoutMs: o.requestTimeoutMs,
         backoff: createBackoff({ baseMs: o.retryBaseMs, capMs: o.retryCapMs, random: o.random }),
         metrics: this.#metrics,

@@ -15,6 +15,13 @@ export const DEFAULT_POLL_INTERVAL_MS = 30_000;
 export const DEFAULT_POLL_JITTER = 0.1;
 /** How long the server may hold a long-poll (the server caps it at 120 s). */
 export const DEFAULT_LONG_POLL_WAIT_MS = 60_000;
+/**
+ * After a long-poll that brought an update, the next one goes out after a random delay up to this.
+ * A publish answers every held poll of its topic at once, so without it the whole fleet asks again in
+ * the same instant, while the server is still answering the rest of the fleet.
+ */
+export const DEFAULT_LONG_POLL_RESPREAD_MS = 1_000;
+export const MAX_LONG_POLL_RESPREAD_MS = 30_000;
 /** Budget of one request, on top of the long-poll wait. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 /** Budget of one download attempt (one S3 copy, or the service). */
@@ -108,6 +115,8 @@ export const clientOptionsSchema = z
       })
       .max(MAX_LONG_POLL_WAIT_MS)
       .default(DEFAULT_LONG_POLL_WAIT_MS),
+    /** Long-poll mode: after an answer that brought an update, the next poll waits a random 0 .. this many ms. */
+    longPollRespreadMs: ms.max(MAX_LONG_POLL_RESPREAD_MS).default(DEFAULT_LONG_POLL_RESPREAD_MS),
     requestTimeoutMs: positiveMs.max(MAX_REQUEST_TIMEOUT_MS).default(DEFAULT_REQUEST_TIMEOUT_MS),
     downloadTimeoutMs: positiveMs.max(MAX_DOWNLOAD_TIMEOUT_MS).default(DEFAULT_DOWNLOAD_TIMEOUT_MS),
     retryBaseMs: ms.max(MAX_POLL_INTERVAL_MS).default(DEFAULT_RETRY_BASE_MS),

@@ -40,6 +40,8 @@ export interface PollerOptions {
   readonly intervalMs: number;
   readonly jitter: number;
   readonly longPollWaitMs: number;
+  /** Upper bound of the random delay before the long-poll that follows an update (0: at once). */
+  readonly longPollRespreadMs: number;
   readonly requestTimeoutMs: number;
   /** Delay before retry attempt n (0-based), already jittered. */
   readonly backoff: (attempt: number) => number;
@@ -59,6 +61,8 @@ class Superseded extends Error {}
  *
  * - interval mode: the wait is the interval spread by ±jitter;
  * - long-poll mode: the next request goes out at once and the server holds it until something changes;
+ *   after a held request's answer brought an update it goes out after a random delay up to
+ *   longPollRespreadMs, so a fleet answered by one publish does not ask again all in the same instant;
  *   a request made while a subscription still waits for its first answer does not wait (it learns at
  *   once whether there is a version for it), and answers that change nothing back off (capped at the
  *   interval), so a version every subscriber refuses cannot turn the loop into a busy loop;
@@ -289,7 +293,12 @@ export class Poller {
     }
     if (o.mode === 'interval') return interval();
     const heldToTheEnd = waitMs !== undefined && elapsed >= waitMs / 2;
-    if (progress || (updateCount === 0 && (waitMs === undefined || heldToTheEnd))) {
+    if (progress) {
+      this.#idleStreak = 0;
+      // Only a held poll's answer is the herd case: one publish answered every node holding it at once.
+      return waitMs === undefined ? 0 : Math.floor(o.random() * o.longPollRespreadMs);
+    }
+    if (updateCount === 0 && (waitMs === undefined || heldToTheEnd)) {
       this.#idleStreak = 0;
       return 0;
     }

@@ -95,12 +95,15 @@ describe('poll scheduling', () => {
     expect(transport.requests[1]!.waitMs).toBe(60_000);
     expect(transport.requests[1]!.topics).toEqual([{ topic: 'a.routes', currentVersion: 1 }]);
 
-    // A publish while the request is held: the server answers it, the client applies and holds again at once.
+    // A publish while the request is held: the server answers it, the client applies at once and holds
+    // again after a random delay up to longPollRespreadMs (random 0.5 of the default 1,000 ms).
     expect(transport.heldCount).toBe(1);
     transport.setTarget(record('a.routes', 2, 'a2'));
     await settle();
     expect(seen).toEqual([1, 2]);
-    await advance(clock, 0);
+    await advance(clock, 499);
+    expect(transport.requests).toHaveLength(2);
+    await advance(clock, 1);
     expect(transport.requests).toHaveLength(3);
     expect(transport.requests[2]!.topics).toEqual([{ topic: 'a.routes', currentVersion: 2 }]);
     expect(transport.heldCount).toBe(1);
@@ -112,6 +115,40 @@ describe('poll scheduling', () => {
     await advance(clock, 0);
     expect(transport.requests).toHaveLength(4);
     expect(transport.heldCount).toBe(1);
+  });
+
+  it('long-poll mode: the poll after an update waits random × longPollRespreadMs; 0 asks again at once', async () => {
+    for (const [respread, random, expectedDelay] of [
+      [0, 0.5, 0],
+      [4_000, 0.25, 1_000],
+      [4_000, 0, 0],
+    ] as const) {
+      const clock = new ManualClock();
+      const transport = new FakeTransport();
+      transport.setTarget(record('a.routes', 1, 'a1'));
+      const c = client(transport, {
+        clock,
+        pollMode: 'long-poll',
+        longPollRespreadMs: respread,
+        random: () => random,
+      });
+      c.subscribe('a.routes', () => undefined);
+      void c.start();
+      await advance(clock, 0);
+      await advance(clock, 0);
+      expect(transport.heldCount).toBe(1);
+      transport.setTarget(record('a.routes', 2, 'a2'));
+      await settle();
+      const answered = transport.requests.length;
+      if (expectedDelay > 0) {
+        await advance(clock, expectedDelay - 1);
+        expect(transport.requests.length).toBe(answered);
+      }
+      await advance(clock, expectedDelay === 0 ? 0 : 1);
+      expect(transport.requests.length).toBe(answered + 1);
+      expect(transport.requests.at(-1)!.topics).toEqual([{ topic: 'a.routes', currentVersion: 2 }]);
+      await c.close();
+    }
   });
 
   it('long-poll mode: a new subscription cuts the held request short so it is polled at once', async () => {
@@ -174,11 +211,14 @@ describe('poll scheduling', () => {
     expect(gaps).toEqual([999, 1_998, 3_000, 3_000]);
     expect(seen).toEqual([1, 2]);
 
-    // A fixed version: applied, and long-polling resumes at once.
+    // A fixed version: applied, and long-polling resumes after the re-poll spread (0.999 of 1,000 ms),
+    // no longer backed off.
     transport.setTarget(record('a.routes', 3, 'a3'));
     while (!seen.includes(3)) await advance(clock, 1);
     const before = transport.requests.length;
-    await advance(clock, 0);
+    await advance(clock, 998);
+    expect(transport.requests.length).toBe(before);
+    await advance(clock, 1);
     expect(transport.requests.length).toBe(before + 1);
     expect(transport.heldCount).toBe(1);
   });
