@@ -1,4 +1,4 @@
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { CounterCell, HotHistogram } from './hot-metrics.js';
 
 /** The figures an operator alerts on. One registry per server instance, so tests can run several. */
@@ -16,11 +16,20 @@ export class ServerMetrics {
       for (const cell of this.#pollCells) cell.flushInto(this.polls);
     },
   });
-  readonly pollUpdates = new Counter({
+  /** Updates handed out, pinned or not: counted per update on the poll path, into `pollUpdates` at scrape. */
+  readonly pollUpdateCounts = {
+    pinned: new CounterCell<'pinned'>({ pinned: 'true' }),
+    unpinned: new CounterCell<'pinned'>({ pinned: 'false' }),
+  };
+  readonly pollUpdates: Counter<'pinned'> = new Counter({
     name: 'meshpress_poll_updates_total',
     help: 'Topic updates handed to consumers; pinned=true counts rollbacks and pin moves',
     labelNames: ['pinned'] as const,
     registers: [this.registry],
+    collect: () => {
+      this.pollUpdateCounts.pinned.flushInto(this.pollUpdates);
+      this.pollUpdateCounts.unpinned.flushInto(this.pollUpdates);
+    },
   });
   readonly publishes = new Counter({
     name: 'meshpress_publishes_total',
@@ -45,12 +54,14 @@ export class ServerMetrics {
     labelNames: ['code', 'transport'] as const,
     registers: [this.registry],
   });
-  readonly propagationLag = new Histogram({
+  /** From a version commit to this instance serving it (observed per update handed out). */
+  readonly propagationLag = new HotHistogram({
     name: 'meshpress_propagation_lag_seconds',
     help: 'From a version commit to this instance serving it from its consumer cache',
+    labelNames: [],
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [this.registry],
-  });
+  }).labels();
   #countHeldPolls: () => number = () => 0;
   // Read at each scrape: setting it on every held poll's start and end cost the long-poll path.
   readonly heldPolls: Gauge = new Gauge({

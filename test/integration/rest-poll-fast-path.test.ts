@@ -98,7 +98,10 @@ describe('the REST poll fast path', () => {
     const none = /meshpress_polls_total\{transport="rest",outcome="none"\} (\d+)/;
     const update = /meshpress_polls_total\{transport="rest",outcome="update"\} (\d+)/;
     const malformed = /meshpress_errors_total\{code="MALFORMED_REQUEST",transport="rest"\} (\d+)/;
+    const handedOut = /meshpress_poll_updates_total\{pinned="false"\} (\d+)/;
+    const lagObserved = /meshpress_propagation_lag_seconds_count (\d+)/;
     const before = [await metric(none), await metric(update), await metric(malformed)];
+    const updatesBefore = [await metric(handedOut), await metric(lagObserved)];
     await send(FAST, bodies['up to date (204)']!);
     await send(FAST, bodies['up to date (204)']!);
     await send(FAST, bodies['first poll (an update)']!);
@@ -107,6 +110,10 @@ describe('the REST poll fast path', () => {
       before[0]! + 2,
       before[1]! + 1,
       before[2]! + 1,
+    ]);
+    expect([await metric(handedOut), await metric(lagObserved)]).toEqual([
+      updatesBefore[0]! + 1,
+      updatesBefore[1]! + 1,
     ]);
   });
 

@@ -535,7 +535,7 @@ export class MeshpressService {
   #served(updates: PollUpdate[]): PollUpdate[] {
     const now = this.#clock.now();
     for (const update of updates) {
-      this.#metrics.pollUpdates.inc({ pinned: String(update.pinned) });
+      (update.pinned ? this.#metrics.pollUpdateCounts.pinned : this.#metrics.pollUpdateCounts.unpinned).inc();
       if (update.record.committedAt !== undefined)
         this.#metrics.propagationLag.observe(Math.max(0, now - update.record.committedAt) / 1000);
     }
