@@ -35,6 +35,9 @@ export const subscribersConfigSchema = z.object({
 });
 export type SubscribersConfig = z.infer<typeof subscribersConfigSchema>;
 
+/** Decodes without copying the bytes first, as the etcd watchers decode their values. */
+const UTF8 = new TextDecoder();
+
 interface BenchDocument {
   readonly revision: number;
 }
@@ -80,7 +83,7 @@ class SubscriberFleet implements Fleet {
       if (wallNow() > deadline) return;
       const client = this.#createClient(index);
       const sub = client.subscribeAtomic<BenchDocument | null>(this.config.topic, {
-        decode: (bytes) => JSON.parse(Buffer.from(bytes).toString('utf8')) as BenchDocument,
+        decode: (bytes) => JSON.parse(UTF8.decode(bytes)) as BenchDocument,
         defaultValue: null,
       });
       sub.onChange((state) => {
