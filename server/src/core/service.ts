@@ -442,12 +442,12 @@ export class MeshpressService {
       // The watch starts before anything is awaited, so no change landing meanwhile is lost: right after
       // a synchronous evaluation, or before one that awaits a topic load.
       let watch: Watch | undefined;
-      let now = this.#evaluateNow(input, tracker);
-      if (now === undefined) {
+      let answer = this.#evaluateNow(input, tracker);
+      if (answer === undefined) {
         watch = this.#watch(topics);
-        now = await this.#evaluate(input, tracker);
+        answer = await this.#evaluate(input, tracker);
       }
-      updates = now;
+      updates = answer;
       const remaining = deadline - this.#clock.now();
       if (updates.length > 0 || remaining <= 0 || signal?.aborted || this.#shutdown.signal.aborted) {
         watch?.cancel();
