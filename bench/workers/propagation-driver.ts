@@ -102,7 +102,7 @@ export interface SizeOutcome {
  * never do. A larger young generation keeps that artefact of the simulation small, alike for every
  * system measured.
  */
-const FLEET_NODE_FLAGS = [...BUILT_LIBRARY_FLAGS, '--max-semi-space-size=64'];
+const FLEET_NODE_FLAGS = [...BUILT_LIBRARY_FLAGS, '--max-semi-space-size=64', '--expose-gc'];
 
 /** Four (or so) worker processes of one fleet kind, commanded together. */
 export class FleetDriver {
@@ -170,6 +170,15 @@ export class FleetDriver {
         ),
       ),
     );
+  }
+
+  /**
+   * Lets every worker collect its garbage before a publish. Thousands of members share a worker's heap,
+   * so the garbage of the last update (and of growing the fleet) would otherwise be collected during the
+   * next measurement, all at once; a real node collects it in the quiet time between publishes.
+   */
+  async idle(timeoutMs = 30_000): Promise<void> {
+    await Promise.all(this.#workers.map((w) => this.#command<FleetMessage>(w, { op: 'idle' }, timeoutMs)));
   }
 
   collect(revision: number, timeoutMs: number): Promise<CollectReply[]> {
@@ -265,6 +274,7 @@ export async function measureSize(run: SizeRun): Promise<{ outcome: SizeOutcome;
   for (let p = 0; p < run.warmups + run.publishes; p++) {
     const warmup = p < run.warmups;
     revision++;
+    await driver.idle();
     await sleep(run.pauseMs);
     const cpuBefore = system.serverPid && run.cpuMsOf ? run.cpuMsOf(system.serverPid) : undefined;
     const fleetBefore = fleetCpu();

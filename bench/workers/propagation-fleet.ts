@@ -20,6 +20,7 @@ export const wallNow = (): number => performance.timeOrigin + performance.now();
 export type FleetCommand =
   | { readonly op: 'grow'; readonly total: number; readonly revision: number; readonly timeoutMs: number }
   | { readonly op: 'clock' }
+  | { readonly op: 'idle' }
   | { readonly op: 'collect'; readonly revision: number; readonly timeoutMs: number }
   | { readonly op: 'stop' };
 
@@ -55,7 +56,7 @@ export interface FleetResult {
 }
 
 export type FleetMessage =
-  | ({ type: 'reply' } & (GrowReply | ClockReply | CollectReply))
+  | ({ type: 'reply' } & (GrowReply | ClockReply | CollectReply | { readonly op: 'idle' }))
   | { type: 'result'; result: FleetResult }
   | { type: 'error'; message: string };
 
@@ -140,6 +141,11 @@ export function serveFleet<C>(
         if (c.op === 'stop') break;
         if (c.op === 'clock') {
           io.report({ type: 'reply', op: 'clock', now: wallNow() });
+        } else if (c.op === 'idle') {
+          // What a node's quiet minutes between publishes give its garbage collector (fleet workers run
+          // with --expose-gc).
+          (globalThis as { gc?: () => void }).gc?.();
+          io.report({ type: 'reply', op: 'idle' });
         } else if (c.op === 'grow') {
           const started = wallNow();
           const deadline = started + c.timeoutMs;
