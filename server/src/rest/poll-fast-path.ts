@@ -101,11 +101,16 @@ export class PollFastPath {
       } catch (err) {
         return this.#fail(response, requestId, started, err);
       }
-      if (Array.isArray(answer)) return this.#answer(response, requestId, started, answer);
-      answer.then(
-        (updates) => this.#answer(response, requestId, started, updates),
-        (err: unknown) => this.#fail(response, requestId, started, err),
-      );
+      // Nothing thrown past this point may escape: there is no framework above to turn it into a 500.
+      const respond = (updates: PollUpdate[]): void => {
+        try {
+          this.#answer(response, requestId, started, updates);
+        } catch (err) {
+          this.#fail(response, requestId, started, err);
+        }
+      };
+      if (Array.isArray(answer)) return respond(answer);
+      answer.then(respond, (err: unknown) => this.#fail(response, requestId, started, err));
     });
   }
 
