@@ -32,6 +32,8 @@ async function serve(pollNow: MeshpressService['pollNow']): Promise<string> {
   return `http://127.0.0.1:${(server!.address() as AddressInfo).port}/v1/poll`;
 }
 
+type ErrorBody = { error: { code: string; message: string } };
+
 const unserializable = [{ topic: 't', version: 1, pinned: false, record: { size: 10n } }] as never;
 const poll = (url: string) =>
   fetch(url, {
@@ -49,7 +51,7 @@ describe('PollFastPath faults', () => {
       const url = await serve(pollNow as MeshpressService['pollNow']);
       const failed = await poll(url);
       expect(failed.status).toBe(500);
-      expect((await failed.json()).error.code).toBe('INTERNAL');
+      expect(((await failed.json()) as ErrorBody).error.code).toBe('INTERNAL');
       expect((await poll(url)).status).toBe(500);
     });
 
@@ -59,6 +61,9 @@ describe('PollFastPath faults', () => {
     });
     const failed = await poll(url);
     expect(failed.status).toBe(500);
-    expect((await failed.json()).error).toEqual({ code: 'INTERNAL', message: 'internal error' });
+    expect(((await failed.json()) as ErrorBody).error).toEqual({
+      code: 'INTERNAL',
+      message: 'internal error',
+    });
   });
 });
