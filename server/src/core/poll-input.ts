@@ -29,6 +29,12 @@ export function parsePollInput(raw: unknown): ParsedPollInput {
   return wellFormedPoll(raw) ?? parseOrThrow(pollInputSchema, raw, 'poll request');
 }
 
+/** Whether a (not yet validated) poll body asks to be held: its duration then says nothing about load. */
+export function asksToWait(body: unknown): boolean {
+  const waitMs = (body as { waitMs?: unknown } | null | undefined)?.waitMs;
+  return typeof waitMs === 'number' && waitMs > 0;
+}
+
 /** The parsed poll when `raw` is certainly valid, else undefined (which proves nothing either way). */
 export function wellFormedPoll(raw: unknown): ParsedPollInput | undefined {
   if (!isPlainObject(raw)) return undefined;

@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { asksToWait } from '../core/poll-input.js';
 import { callerName } from '../core/request-id.js';
-import { asksToWait } from '../rest/poll-call.js';
 import type { AppConcurrencyLimiter } from './app-concurrency-limiter.js';
 import { ANONYMOUS_APP, retryAfterSeconds } from './app-key.js';
 import type { Listener } from './listener.js';

@@ -1,16 +1,11 @@
 import type { ServerResponse } from 'node:http';
 import type { Caller } from '../core/caller.js';
 import type { PollInput } from '../core/inputs.js';
+import { asksToWait } from '../core/poll-input.js';
 import type { PollUpdate } from '../core/poll-rule.js';
 import type { MeshpressService } from '../core/service.js';
 
 const CALLER_WENT_AWAY = new Error('the caller closed the connection');
-
-/** Whether a (not yet validated) poll body asks to be held: its duration then says nothing about load. */
-export function asksToWait(body: unknown): boolean {
-  const waitMs = (body as { waitMs?: unknown } | null | undefined)?.waitMs;
-  return typeof waitMs === 'number' && waitMs > 0;
-}
 
 /**
  * Runs a poll; a long-poll stops waiting when the response closes before it is answered (the caller went

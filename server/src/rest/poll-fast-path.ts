@@ -2,23 +2,24 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { MalformedRequestError, PayloadTooLargeError } from '@meshpress/client';
 import type { Logger } from 'pino';
 import secureJson from 'secure-json-parse';
+import { asksToWait } from '../core/poll-input.js';
 import type { PollUpdate } from '../core/poll-rule.js';
 import { requestIdFrom } from '../core/request-id.js';
 import type { MeshpressService } from '../core/service.js';
+import type { HistogramCell } from '../hot-metrics.js';
 import type { AppConcurrencyLimiter } from '../limits/app-concurrency-limiter.js';
 import { ANONYMOUS_APP } from '../limits/app-key.js';
 import { releaseWhenDone } from '../limits/rest-limiter.js';
-import type { HistogramCell } from '../hot-metrics.js';
 import type { PollOutcomeCounters, ServerMetrics } from '../metrics.js';
 import { callerFromHeaders } from './caller-headers.js';
 import { failedRequest } from './failed-request.js';
-import { asksToWait, pollUntilAnswered } from './poll-call.js';
+import { pollUntilAnswered } from './poll-call.js';
 import { pollResponseJson } from './poll-response.js';
 
 export const POLL_PATH = '/v1/poll';
 
 /** A poll names at most 1,000 topics of at most 200 characters: its JSON stays far below this. */
-export const DEFAULT_MAX_POLL_BODY_BYTES = 1024 * 1024;
+export const MAX_POLL_BODY_BYTES = 1024 * 1024;
 
 export interface PollFastPathOptions {
   readonly service: MeshpressService;
@@ -27,7 +28,6 @@ export interface PollFastPathOptions {
   readonly limiter: AppConcurrencyLimiter | undefined;
   /** False while draining: answers then close their connection. */
   readonly isReady: () => boolean;
-  readonly maxBodyBytes?: number;
 }
 
 /** Fastify's words for the same failures, so both paths answer alike. */
@@ -50,13 +50,11 @@ const JSON_OPTIONS = { protoAction: 'error', constructorAction: 'error' } as con
  */
 export class PollFastPath {
   readonly #options: PollFastPathOptions;
-  readonly #maxBodyBytes: number;
   readonly #duration: HistogramCell;
   readonly #outcome: PollOutcomeCounters;
 
   constructor(options: PollFastPathOptions) {
     this.#options = options;
-    this.#maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_POLL_BODY_BYTES;
     const { metrics } = options;
     this.#duration = metrics.requestDuration.labels('rest', POLL_PATH);
     this.#outcome = metrics.pollOutcomes('rest');
@@ -85,7 +83,7 @@ export class PollFastPath {
       }
       releaseWhenDone(response, listener, () => held);
     }
-    readBody(request, this.#maxBodyBytes, (failure, text) => {
+    readBody(request, MAX_POLL_BODY_BYTES, (failure, text) => {
       if (failure) return this.#fail(response, requestId, started, failure);
       let body: unknown;
       try {
