@@ -1,5 +1,6 @@
 export * from './consumer/index.js';
 export * from './core/clock.js';
+export * from './core/compiled-resolution.js';
 export * from './core/errors.js';
 export * from './core/model.js';
 export * from './core/names.js';

@@ -1,5 +1,6 @@
 import {
   canonicalScope,
+  compileResolution,
   type Identity,
   type PinRecord,
   type ResolutionState,
@@ -161,6 +162,17 @@ describe('resolve (property)', () => {
     fc.assert(
       fc.property(worldArb, (world) => {
         expect(resolveWorld(world)).toEqual(modelResolve(world));
+      }),
+      RUNS,
+    );
+  });
+
+  it('compiled once per state, answers every identity exactly as resolve does', () => {
+    fc.assert(
+      fc.property(worldArb, fc.array(identityArb, { minLength: 1, maxLength: 8 }), (world, others) => {
+        const compiled = compileResolution(stateOf(world));
+        for (const identity of [world.identity, ...others])
+          expect(compiled.resolve(identity)).toEqual(resolve(stateOf(world), identity));
       }),
       RUNS,
     );

@@ -1,7 +1,6 @@
 import {
   type Identity,
   type PollUpdate,
-  resolve,
   scopeFromCanonical,
   scopeMatches,
   type VersionRecord,
@@ -18,7 +17,7 @@ export function evaluatePoll(
   view: TopicView,
   identity: Identity,
   currentVersion: number | undefined,
-  target = resolve(view.state, identity),
+  target = view.resolution.resolve(identity),
 ): PollUpdate | undefined {
   if (!target) return undefined;
   const record = view.servable.get(target.version);

@@ -387,7 +387,7 @@ export class MeshpressService {
     if (at === undefined) {
       const view = await this.#cache.get(topic);
       if (!view) throw new TopicNotFoundError(topic);
-      const target = resolve(view.state, identity);
+      const target = view.resolution.resolve(identity);
       if (!target) return { topic };
       return { topic, target: { ...target, record: view.servable.get(target.version) } };
     }
@@ -491,7 +491,7 @@ export class MeshpressService {
       const view = views[i];
       if (!view) continue;
       const { topic, currentVersion } = input.topics[i]!;
-      const target = resolve(view.state, identity);
+      const target = view.resolution.resolve(identity);
       reports?.push({ topic, currentVersion, targetVersion: target?.version });
       const update = evaluatePoll(view, identity, currentVersion, target);
       if (update) updates.push(closestFirstUpdate(update, identity.region));

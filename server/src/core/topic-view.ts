@@ -1,9 +1,11 @@
-import type {
-  PinRecord,
-  ResolutionState,
-  ScopedPublish,
-  TopicRecord,
-  VersionRecord,
+import {
+  type CompiledResolution,
+  compileResolution,
+  type PinRecord,
+  type ResolutionState,
+  type ScopedPublish,
+  type TopicRecord,
+  type VersionRecord,
 } from '@meshpress/client';
 import type { ConfigStore } from '../store/config-store.js';
 import { isServable } from './consistency.js';
@@ -16,6 +18,8 @@ import { isServable } from './consistency.js';
 export interface TopicView {
   readonly topic: TopicRecord;
   readonly state: ResolutionState;
+  /** `state` compiled for the poll path: the same answers as `resolve(state, identity)`. */
+  readonly resolution: CompiledResolution;
   /** Records of candidate versions (scope heads, pinned versions) that pass the consistency check. */
   readonly servable: ReadonlyMap<number, VersionRecord>;
   /** Per scope, the newest version that passes the consistency check (first-poll fallback). */
@@ -102,11 +106,13 @@ export async function loadTopicView(
     heads.map((h) => `${h.scope}=${h.version}`).join(';'),
     [...newestServableByScope.values(), ...servable.keys()].join(','),
   ].join('|');
+  const state: ResolutionState = { pins: data.pins as PinRecord[], publishes: heads };
   return {
     topic: data.topic,
     changeMarker: data.changeMarker,
     revision,
-    state: { pins: data.pins as PinRecord[], publishes: heads },
+    state,
+    resolution: compileResolution(state),
     servable,
     newestServableByScope,
     loadedAt: now,
