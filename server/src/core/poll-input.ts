@@ -26,7 +26,22 @@ const PAIRWISE_DUPLICATE_CHECK_MAX = 16;
  * answers (test/unit/server/poll-input.property.test.ts).
  */
 export function parsePollInput(raw: unknown): ParsedPollInput {
-  return wellFormedPoll(raw) ?? parseOrThrow(pollInputSchema, raw, 'poll request');
+  if (raw instanceof ValidatedPoll) return raw;
+  const { identity, topics, waitMs } =
+    wellFormedPoll(raw) ?? parseOrThrow(pollInputSchema, raw, 'poll request');
+  return new ValidatedPoll(identity, topics, waitMs);
+}
+
+/**
+ * A poll request that passed `parsePollInput`, which alone makes these: handed back to it (say, from
+ * `PollInputMemo`), it is not checked again. Raw JSON cannot produce one.
+ */
+class ValidatedPoll implements ParsedPollInput {
+  constructor(
+    readonly identity: Identity,
+    readonly topics: ParsedPollInput['topics'],
+    readonly waitMs: number,
+  ) {}
 }
 
 /** Whether a (not yet validated) poll body asks to be held: its duration then says nothing about load. */

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { MalformedRequestError, PayloadTooLargeError } from '@meshpress/client';
 import type { Logger } from 'pino';
 import secureJson from 'secure-json-parse';
-import { asksToWait } from '../core/poll-input.js';
+import { PollInputMemo } from '../core/poll-input-memo.js';
 import type { PollUpdate } from '../core/poll-rule.js';
 import { requestIdFrom } from '../core/request-id.js';
 import type { MeshpressService } from '../core/service.js';
@@ -52,6 +52,7 @@ export class PollFastPath {
   readonly #options: PollFastPathOptions;
   readonly #duration: HistogramCell;
   readonly #outcome: PollOutcomeCounters;
+  readonly #inputs = new PollInputMemo();
 
   constructor(options: PollFastPathOptions) {
     this.#options = options;
@@ -85,17 +86,11 @@ export class PollFastPath {
     }
     readBody(request, MAX_POLL_BODY_BYTES, (failure, text) => {
       if (failure) return this.#fail(response, requestId, started, failure);
-      let body: unknown;
-      try {
-        body = mayPoison(text) ? secureJson.parse(text, undefined, JSON_OPTIONS) : JSON.parse(text);
-      } catch (err) {
-        this.#fail(response, requestId, started, new MalformedRequestError(INVALID_JSON, { cause: err }));
-        return;
-      }
-      held = asksToWait(body);
       let answer: PollUpdate[] | Promise<PollUpdate[]>;
       try {
-        answer = pollUntilAnswered(this.#options.service, caller, body, response);
+        const input = this.#inputs.parse(text, parseJson);
+        held = input.waitMs > 0;
+        answer = pollUntilAnswered(this.#options.service, caller, input, response);
       } catch (err) {
         return this.#fail(response, requestId, started, err);
       }
@@ -165,6 +160,15 @@ export class PollFastPath {
         { requestId, statusCode: status, responseTimeMs: performance.now() - started },
         'poll answered',
       );
+  }
+}
+
+/** Parsed as Fastify parses JSON bodies, failing with the same message. */
+function parseJson(text: string): unknown {
+  try {
+    return mayPoison(text) ? secureJson.parse(text, undefined, JSON_OPTIONS) : JSON.parse(text);
+  } catch (err) {
+    throw new MalformedRequestError(INVALID_JSON, { cause: err });
   }
 }
 
