@@ -103,8 +103,14 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     : { rounds: POLL_LOAD.rounds, warmupMs: POLL_LOAD.warmupMs, durationMs: POLL_LOAD.durationMs };
   const servers: ServerProcess[] = [];
   try {
+    // One meshpress process per transport, as each transport has its own hello-world process. Node's
+    // stream internals (Readable, Writable, EventEmitter) serve both HTTP/1 sockets and HTTP/2 streams:
+    // once one process has carried gRPC load, that shared code is polymorphic and its REST polls cost more
+    // for the rest of its life. The last REST scenario measures that on the gRPC process (docs/benchmarks.md).
     const meshpress = await startMeshpress();
     servers.push(meshpress);
+    const meshpressGrpc = await startMeshpress();
+    servers.push(meshpressGrpc);
     const helloHttp = await startProcess({
       name: 'hello-http',
       script: 'bench/servers/hello-http.ts',
@@ -127,11 +133,19 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     ctx.log(
       `seeding ${POLL_LOAD.apps * TOPICS_PER_POLL} topics (${POLL_LOAD.apps} apps × ${TOPICS_PER_POLL})…`,
     );
-    const fixture = await seedPollTopics(meshpress.httpUrl, POLL_LOAD.apps);
-    const who = identities(fixture, ctx.quick ? 200 : POLL_LOAD.identities);
-    const bodyFor = await latestPollBodies(meshpress.httpUrl, fixture, who);
-    const noUpdate = who.map((id) => bodyFor(id));
-    const halfUpdate = who.map((id, i) => bodyFor(id, { stale: i % 2 === 0 }));
+    const bodiesOf = async (server: typeof meshpress) => {
+      const fixture = await seedPollTopics(server.httpUrl, POLL_LOAD.apps);
+      const who = identities(fixture, ctx.quick ? 200 : POLL_LOAD.identities);
+      const bodyFor = await latestPollBodies(server.httpUrl, fixture, who);
+      return {
+        topics: POLL_LOAD.apps * TOPICS_PER_POLL,
+        identities: who.length,
+        noUpdate: who.map((id) => bodyFor(id)),
+        halfUpdate: who.map((id, i) => bodyFor(id, { stale: i % 2 === 0 })),
+      };
+    };
+    const restBodies = await bodiesOf(meshpress);
+    const grpcBodies = await bodiesOf(meshpressGrpc);
 
     const window = {
       warmupMs: shape.warmupMs,
@@ -182,7 +196,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
         transport: 'rest',
         baseline: false,
         expectUpdates: 0,
-        load: () => rest(meshpress.httpUrl, meshpress.pid, asRest(noUpdate)),
+        load: () => rest(meshpress.httpUrl, meshpress.pid, asRest(restBodies.noUpdate)),
       },
       {
         name: 'rest no-op POST, same bodies (diagnostic)',
@@ -190,14 +204,14 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
         baseline: false,
         diagnostic: true,
         expectUpdates: 0,
-        load: () => rest(noopPost.match[1]!, noopPost.server.pid, asRest(noUpdate)),
+        load: () => rest(noopPost.match[1]!, noopPost.server.pid, asRest(restBodies.noUpdate)),
       },
       {
         name: 'rest poll, half updated',
         transport: 'rest',
         baseline: false,
         expectUpdates: 0.5,
-        load: () => rest(meshpress.httpUrl, meshpress.pid, asRest(halfUpdate)),
+        load: () => rest(meshpress.httpUrl, meshpress.pid, asRest(restBodies.halfUpdate)),
       },
       {
         name: 'grpc hello-world',
@@ -211,14 +225,24 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
         transport: 'grpc',
         baseline: false,
         expectUpdates: 0,
-        load: () => grpc(meshpress.grpcAddress, meshpress.pid, 'meshpress', asGrpc(noUpdate)),
+        load: () =>
+          grpc(meshpressGrpc.grpcAddress, meshpressGrpc.pid, 'meshpress', asGrpc(grpcBodies.noUpdate)),
       },
       {
         name: 'grpc poll, half updated',
         transport: 'grpc',
         baseline: false,
         expectUpdates: 0.5,
-        load: () => grpc(meshpress.grpcAddress, meshpress.pid, 'meshpress', asGrpc(halfUpdate)),
+        load: () =>
+          grpc(meshpressGrpc.grpcAddress, meshpressGrpc.pid, 'meshpress', asGrpc(grpcBodies.halfUpdate)),
+      },
+      {
+        name: 'rest poll, no update, on the process serving the gRPC scenarios (diagnostic)',
+        transport: 'rest',
+        baseline: false,
+        diagnostic: true,
+        expectUpdates: 0,
+        load: () => rest(meshpressGrpc.httpUrl, meshpressGrpc.pid, asRest(grpcBodies.noUpdate)),
       },
     ];
 
@@ -298,7 +322,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     return {
       rows,
       details: {
-        load: { ...POLL_LOAD, ...shape, identities: who.length, topics: POLL_LOAD.apps * TOPICS_PER_POLL },
+        load: { ...POLL_LOAD, ...shape, identities: restBodies.identities, topics: restBodies.topics },
         scenarios: scenarios.map((s) => ({
           name: s.spec.name,
           transport: s.spec.transport,
@@ -316,6 +340,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
         '"per server CPU-second" divides requests by the CPU time the server process used: what one request costs the server, which stays comparable when other work shares the machine.',
         'REST baseline: Fastify hello-world GET route with Fastify defaults (no logger); meshpress runs with its production logger at level warn and its Prometheus metrics.',
         "Diagnostic: the same POST bodies to a Fastify route that parses them and answers 204 (no logger): the gap from hello-world is the cost of a JSON POST, the gap from the poll is meshpress's own work (resolution, consumer status, limiter, request logging, metrics).",
+        "REST and gRPC polls go to two meshpress processes, as the two hello-worlds are two processes. The last diagnostic sends REST polls to the process that served the gRPC scenarios: in one process, Node's stream code shared by HTTP/1 sockets and HTTP/2 streams turns polymorphic after gRPC load, and REST polls there cost more.",
       ],
     };
   } finally {
