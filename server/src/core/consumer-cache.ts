@@ -79,6 +79,7 @@ export class ConsumerCache {
   readonly #absent = new Map<string, number>();
   readonly #listeners = new Set<(topic: string) => void>();
   #listing: Listing | undefined;
+  #generation = 0;
   #listingRun: Promise<ReadonlyMap<string, string> | undefined> | undefined;
   #refreshRun: Promise<void> | undefined;
   #timer: TimerHandle | undefined;
@@ -116,6 +117,16 @@ export class ConsumerCache {
    * last listing lacks is answered absent at once; without a recent listing, one is read first (shared
    * by concurrent misses).
    */
+  /**
+   * Moves whenever `get` might answer differently: a view replaced, an entry added or dropped, a topic
+   * found absent or its absence forgotten, a new listing. While it stays put every `get` answers as
+   * before, so a caller may reuse what it derived from them (the service reuses a repeating poll's
+   * evaluation). It moves far more often than answers change (every listing, every reload), never less.
+   */
+  get generation(): number {
+    return this.#generation;
+  }
+
   get(topic: string): Promise<TopicView | undefined> | TopicView | undefined {
     const entry = this.#entries.get(topic);
     if (entry) return entry.view ?? entry.loading;
@@ -143,6 +154,7 @@ export class ConsumerCache {
     if (!entry) {
       entry = { view: undefined };
       this.#entries.set(topic, entry);
+      this.#generation++;
     }
     if (entry.loading) {
       entry.dirty = true;
@@ -156,6 +168,7 @@ export class ConsumerCache {
           const view = await loadTopicView(this.#store, topic, this.#clock.now(), current.view?.servable);
           const changed = view?.revision !== current.view?.revision;
           current.view = view;
+          this.#generation++;
           if (view) this.#absent.delete(topic);
           else if (!current.dirty) this.#settleAbsent(topic, current);
           if (changed) this.#emit(topic);
@@ -169,6 +182,7 @@ export class ConsumerCache {
     current.loading.catch((err: unknown) => {
       this.#logger.warn({ err, topic }, 'topic refresh failed; serving the previous view');
       if (!current.view && this.#entries.get(topic) === current) this.#entries.delete(topic);
+      this.#generation++;
     });
     return current.loading;
   }
@@ -223,13 +237,17 @@ export class ConsumerCache {
     const expires = this.#absent.get(topic);
     if (expires === undefined) return false;
     this.#absent.delete(topic);
-    if (this.#clock.now() >= expires) return false;
+    if (this.#clock.now() >= expires) {
+      this.#generation++;
+      return false;
+    }
     this.#absent.set(topic, expires);
     return true;
   }
 
   /** A load found the topic absent: hold the answer, in bounded memory, instead of the entry. */
   #settleAbsent(topic: string, entry: Entry): void {
+    this.#generation++;
     if (this.#entries.get(topic) === entry) this.#entries.delete(topic);
     const { maxAbsentTopics, refreshIntervalMs } = this.#tuning;
     this.#absent.delete(topic);
@@ -295,6 +313,7 @@ export class ConsumerCache {
   #replaceListing(listing: Listing): void {
     const previous = this.#listing?.names;
     this.#listing = listing;
+    this.#generation++;
     const appeared: string[] = [];
     for (const name of listing.names) {
       if (this.#entries.has(name)) continue;

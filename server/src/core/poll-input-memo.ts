@@ -1,4 +1,4 @@
-import { type ParsedPollInput, parsePollInput } from './poll-input.js';
+import { type ParsedPollInput, parsePollInput, repeatingPollInput } from './poll-input.js';
 
 /** Enough for the nodes one instance serves; at about 1 KiB an entry, a full memo holds ~10 MiB. */
 export const POLL_INPUT_MEMO_ENTRIES = 10_000;
@@ -11,7 +11,8 @@ export const POLL_INPUT_MEMO_MAX_TEXT = 4096;
  * A node sends the same poll body again and again until one of its topics changes (same identity, same
  * current versions, same wait), so most polls an instance receives repeat one it has seen. Finding the
  * text costs one hash of a few hundred bytes; parsing the JSON and validating it cost several times that,
- * about a tenth of a poll. Entries are deep-frozen because every poll with that text shares them; a body
+ * about a tenth of a poll. Entries are deep-frozen because every poll with that text shares them, and
+ * marked `repeats` so the service may keep what it derives from them; a body
  * that fails to parse or validate is not kept (it throws as usual). When full, the memo starts over:
  * simpler than an LRU, and a working set that fits refills it within one poll interval.
  */
@@ -23,21 +24,14 @@ export class PollInputMemo {
     const known = this.#entries.get(text);
     if (known !== undefined) return known;
     const input = parsePollInput(parseJson(text));
-    if (text.length <= POLL_INPUT_MEMO_MAX_TEXT) {
-      if (this.#entries.size >= POLL_INPUT_MEMO_ENTRIES) this.#entries.clear();
-      this.#entries.set(text, deepFreeze(input));
-    }
-    return input;
+    if (text.length > POLL_INPUT_MEMO_MAX_TEXT) return input;
+    if (this.#entries.size >= POLL_INPUT_MEMO_ENTRIES) this.#entries.clear();
+    const kept = repeatingPollInput(input);
+    this.#entries.set(text, kept);
+    return kept;
   }
 
   get size(): number {
     return this.#entries.size;
   }
-}
-
-function deepFreeze(input: ParsedPollInput): ParsedPollInput {
-  Object.freeze(input.identity);
-  for (const topic of input.topics) Object.freeze(topic);
-  Object.freeze(input.topics);
-  return Object.freeze(input);
 }

@@ -11,6 +11,11 @@ export interface ParsedPollInput {
   readonly identity: Identity;
   readonly topics: readonly { readonly topic: string; readonly currentVersion?: number }[];
   readonly waitMs: number;
+  /**
+   * True on inputs that later polls hand in again, the very same object (`PollInputMemo`): what the
+   * service derives from one is then worth keeping for the next.
+   */
+  readonly repeats?: boolean;
 }
 
 const IDENTITY_KEY_SET: ReadonlySet<string> = new Set(IDENTITY_KEYS);
@@ -41,7 +46,15 @@ class ValidatedPoll implements ParsedPollInput {
     readonly identity: Identity,
     readonly topics: ParsedPollInput['topics'],
     readonly waitMs: number,
+    readonly repeats = false,
   ) {}
+}
+
+/** A validated input to hand out again and again: deep-frozen, since every holder shares it. */
+export function repeatingPollInput(input: ParsedPollInput): ParsedPollInput {
+  Object.freeze(input.identity);
+  for (const topic of input.topics) Object.freeze(topic);
+  return Object.freeze(new ValidatedPoll(input.identity, Object.freeze(input.topics), input.waitMs, true));
 }
 
 /** Whether a (not yet validated) poll body asks to be held: its duration then says nothing about load. */

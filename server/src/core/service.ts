@@ -115,6 +115,8 @@ export class MeshpressService {
   readonly #inlineLimit: number;
   readonly #maxPayload: number;
   readonly #cache: ConsumerCache;
+  /** The last evaluation of each repeating poll input, valid while the cache generation is unchanged. */
+  readonly #evaluations = new WeakMap<ParsedPollInput, Evaluation & { readonly generation: number }>();
   readonly #waiters = new WaiterRegistry();
   readonly #unsubscribe: () => void;
   readonly #shutdown = new AbortController();
@@ -463,44 +465,63 @@ export class MeshpressService {
     return { pending: this.#consumerStatus !== undefined && input.identity.node !== undefined };
   }
 
-  /** The poll's updates when every topic is in the cache, else undefined (nothing reported then). */
+  /**
+   * The poll's updates when every topic is in the cache, else undefined (nothing reported then). A
+   * repeating input (the same object comes back with the node's next poll) keeps its evaluation while
+   * the consumer cache's generation holds: its answer and its consumer report cannot have changed, so
+   * only the report is sent again.
+   */
   #evaluateNow(input: ParsedPollInput, tracker: { pending: boolean }): PollUpdate[] | undefined {
+    const generation = this.#cache.generation;
+    if (input.repeats) {
+      const kept = this.#evaluations.get(input);
+      if (kept !== undefined && kept.generation === generation) {
+        if (tracker.pending) {
+          tracker.pending = false;
+          this.#reportConsumer(input.identity, kept.reports);
+        }
+        return kept.updates;
+      }
+    }
     const views: (TopicView | undefined)[] = new Array(input.topics.length);
     for (let i = 0; i < input.topics.length; i++) {
       const cached = this.#cache.get(input.topics[i]!.topic);
       if (cached instanceof Promise) return undefined;
       views[i] = cached;
     }
-    return this.#updatesFrom(input, views, tracker);
+    const evaluation = this.#updatesFrom(input, views, tracker);
+    if (input.repeats) this.#evaluations.set(input, { generation, ...evaluation });
+    return evaluation.updates;
   }
 
   async #evaluate(input: ParsedPollInput, tracker: { pending: boolean }): Promise<PollUpdate[]> {
     const views = await Promise.all(input.topics.map(({ topic }) => this.#cache.get(topic)));
-    return this.#updatesFrom(input, views, tracker);
+    return this.#updatesFrom(input, views, tracker).updates;
   }
 
+  /** Shared by every poll that reuses it (#evaluateNow), so neither array is ever changed. */
   #updatesFrom(
     input: ParsedPollInput,
     views: readonly (TopicView | undefined)[],
     tracker: { pending: boolean },
-  ): PollUpdate[] {
+  ): Evaluation {
     const { identity } = input;
     const updates: PollUpdate[] = [];
-    const reports: PollReport['topics'][number][] | undefined = tracker.pending ? [] : undefined;
+    const reports: PollReport['topics'][number][] = [];
     for (let i = 0; i < views.length; i++) {
       const view = views[i];
       if (!view) continue;
       const { topic, currentVersion } = input.topics[i]!;
       const target = view.resolution.resolve(identity);
-      reports?.push({ topic, currentVersion, targetVersion: target?.version });
+      reports.push({ topic, currentVersion, targetVersion: target?.version });
       const update = evaluatePoll(view, identity, currentVersion, target);
       if (update) updates.push(closestFirstUpdate(update, identity.region));
     }
-    if (reports) {
+    if (tracker.pending) {
       tracker.pending = false;
       this.#reportConsumer(identity, reports);
     }
-    return updates;
+    return { updates, reports };
   }
 
   /** Which versions the nodes consuming a topic run, and which of them lag behind their target. */
@@ -626,6 +647,12 @@ export class MeshpressService {
 }
 
 /** Interest in changes to some topics, registered when created. */
+/** What one evaluation of a poll found: its answer, and the consumer report it makes. */
+interface Evaluation {
+  readonly updates: PollUpdate[];
+  readonly reports: PollReport['topics'];
+}
+
 interface Watch {
   /** Resolves on the first change since registration (at once if one happened), after `ms`, or on abort. */
   wait(ms: number, signal?: AbortSignal): Promise<void>;

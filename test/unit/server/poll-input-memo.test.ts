@@ -36,6 +36,8 @@ describe('PollInputMemo', () => {
       identity: { app: 'payments', region: 'eu-west-1', node: 'n-1' },
       topics: [{ topic: 'mesh.payments.routes', currentVersion: 3 }, { topic: 'mesh.payments.policy' }],
       waitMs: 30_000,
+      // Marked as coming back: the service keeps its evaluation while nothing changes.
+      repeats: true,
     });
     // A different node or version is different text: parsed on its own.
     expect(memo.parse(body('n-1', 4), parse).topics[0]?.currentVersion).toBe(4);
