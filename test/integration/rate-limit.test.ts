@@ -160,9 +160,16 @@ describe('per-app adaptive concurrency limit over REST', () => {
         .catch(() => undefined),
     );
     await vi.waitFor(() => expect(limiter.inflightOf('prober')).toBe(limiter.limitOf('prober')));
-    expect((await send('GET', '/healthz', 'prober')).status).toBe(200);
+    const heldPolls = async () => {
+      const health = await send('GET', '/healthz', 'prober');
+      expect(health.status).toBe(200);
+      return ((await health.json()) as { heldPolls: number }).heldPolls;
+    };
+    await vi.waitFor(async () => expect(await heldPolls()).toBe(limiter.limitOf('prober')));
     flood.abort();
     await Promise.all(polls);
     await vi.waitFor(() => expect(limiter.inflightOf('prober')).toBe(0));
+    // The callers hung up: the server stops holding their polls, not only counting them.
+    await vi.waitFor(async () => expect(await heldPolls()).toBe(0));
   });
 });

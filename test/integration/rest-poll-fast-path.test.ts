@@ -87,7 +87,10 @@ describe('the REST poll fast path', () => {
     const body = bodies['up to date (204)']!;
     expect((await send(FAST, body, { 'x-request-id': 'trace-42' })).requestId).toBe('trace-42');
     const made = (await send(FAST, body, { 'x-request-id': 'no spaces allowed' })).requestId;
-    expect(made).toMatch(/^[0-9a-f-]{36}$/);
+    expect(made).toMatch(/^[0-9a-f]{12}-[0-9a-z]+$/);
+    const next = (await send(FAST, body)).requestId;
+    expect(next).toMatch(/^[0-9a-f]{12}-[0-9a-z]+$/);
+    expect(next).not.toBe(made);
   });
 
   it('counts polls by outcome and errors by code in /metrics', async () => {

@@ -11,6 +11,11 @@ const CALLER_WENT_AWAY = new Error('the caller closed the connection');
  * Runs a poll; a long-poll stops waiting when the response closes before it is answered (the caller went
  * away). Polls that do not wait — the bulk of them — skip the abort plumbing entirely and are usually
  * answered at once (`MeshpressService.pollNow`), so this may throw instead of rejecting.
+ *
+ * No async frame and no listener removal for held polls: each of the thousands held at once kept a
+ * suspended frame and its promises alive until answered, for the young-generation collector to copy
+ * while the fleet re-polls after a publish. The 'close' listener stays attached instead; a response that
+ * was answered has ended by the time it closes, and aborts nothing.
  */
 export function pollUntilAnswered(
   service: MeshpressService,
@@ -18,23 +23,10 @@ export function pollUntilAnswered(
   body: unknown,
   response: ServerResponse,
 ): PollUpdate[] | Promise<PollUpdate[]> {
-  return asksToWait(body)
-    ? heldPoll(service, caller, body, response)
-    : service.pollNow(caller, body as PollInput);
-}
-
-async function heldPoll(
-  service: MeshpressService,
-  caller: Caller,
-  body: unknown,
-  response: ServerResponse,
-): Promise<PollUpdate[]> {
+  if (!asksToWait(body)) return service.pollNow(caller, body as PollInput);
   const abort = new AbortController();
-  const onClose = () => abort.abort(CALLER_WENT_AWAY);
-  response.once('close', onClose);
-  try {
-    return await service.poll(caller, body as PollInput, abort.signal);
-  } finally {
-    response.off('close', onClose);
-  }
+  response.once('close', () => {
+    if (!response.writableEnded) abort.abort(CALLER_WENT_AWAY);
+  });
+  return service.pollNow(caller, body as PollInput, abort.signal);
 }

@@ -220,6 +220,9 @@ function readBody(
   request.on('end', () => {
     if (failed) return;
     if (size === 0) return done(new MalformedRequestError(EMPTY_JSON), '');
-    done(undefined, (rest ? Buffer.concat(rest, size) : first!).toString('utf8'));
+    const text = (rest ? Buffer.concat(rest, size) : first!).toString('utf8');
+    // These listeners stay attached as long as a long-poll is held: they need not keep its bytes too.
+    first = rest = undefined;
+    done(undefined, text);
   });
 }

@@ -7,11 +7,11 @@ import {
   PollInputMemo,
 } from '../../../server/src/core/poll-input-memo.js';
 
-const body = (node: string, currentVersion = 3) =>
+const body = (node: string, currentVersion = 3, waitMs?: number) =>
   JSON.stringify({
     identity: { app: 'payments', region: 'eu-west-1', node },
     topics: [{ topic: 'mesh.payments.routes', currentVersion }, { topic: 'mesh.payments.policy' }],
-    waitMs: 30_000,
+    waitMs,
   });
 
 /** A JSON parser that counts its calls: the memo's whole point is not calling it again. */
@@ -35,7 +35,7 @@ describe('PollInputMemo', () => {
     expect(first).toEqual({
       identity: { app: 'payments', region: 'eu-west-1', node: 'n-1' },
       topics: [{ topic: 'mesh.payments.routes', currentVersion: 3 }, { topic: 'mesh.payments.policy' }],
-      waitMs: 30_000,
+      waitMs: 0,
       // Marked as coming back: the service keeps its evaluation while nothing changes.
       repeats: true,
     });
@@ -43,6 +43,19 @@ describe('PollInputMemo', () => {
     expect(memo.parse(body('n-1', 4), parse).topics[0]?.currentVersion).toBe(4);
     expect(memo.parse(body('n-2'), parse).identity.node).toBe('n-2');
     expect(parse.calls).toBe(3);
+  });
+
+  it('keeps no long-poll: its body is parsed and validated each time, and flushes nothing', () => {
+    const memo = new PollInputMemo();
+    const parse = countingParser();
+    memo.parse(body('n-1'), parse);
+    const held = memo.parse(body('n-2', 3, 30_000), parse);
+    expect(held.waitMs).toBe(30_000);
+    expect(held.repeats ?? false).toBe(false);
+    expect(memo.parse(body('n-2', 3, 30_000), parse)).not.toBe(held);
+    expect(parse.calls).toBe(3);
+    expect(memo.size).toBe(1);
+    expect(() => memo.parse(body('n-3', 3, -1), parse)).toThrow(ValidationError);
   });
 
   it('hands out inputs nobody can change: every poll with that text shares them', () => {
