@@ -14,7 +14,7 @@ import type { PollOutcomeCounters, ServerMetrics } from '../metrics.js';
 import { callerFromHeaders } from './caller-headers.js';
 import { failedRequest } from './failed-request.js';
 import { pollUntilAnswered } from './poll-call.js';
-import { pollResponseJson } from './poll-response.js';
+import { pollResponseBody } from './poll-response.js';
 
 export const POLL_PATH = '/v1/poll';
 
@@ -44,7 +44,7 @@ const JSON_OPTIONS = { protoAction: 'error', constructorAction: 'error' } as con
  * hook chains, a child logger, reply serialization) cost more than the poll itself: with it a poll cost
  * about three times a hello-world request. Here the same steps run inline and in the same order: request
  * id, per-app admission, body limit, JSON parse, `service.pollNow` (which validates), the answer JSON shared
- * with the Fastify route (`pollResponseJson`), errors through `failedRequest` (same codes, bodies, logs
+ * with the Fastify route (`pollResponseBody`), errors through `failedRequest` (same codes, bodies, logs
  * and metrics). Anything else — another path, a query string, another content type, `inject()` in
  * tests — falls through to Fastify, whose `/v1/poll` route answers it with the same results.
  */
@@ -113,7 +113,7 @@ export class PollFastPath {
       this.#send(response, 204, requestId, started, undefined);
     } else {
       this.#outcome.update.inc();
-      this.#send(response, 200, requestId, started, pollResponseJson(updates));
+      this.#send(response, 200, requestId, started, pollResponseBody(updates));
     }
   }
 
@@ -135,24 +135,24 @@ export class PollFastPath {
     status: number,
     requestId: string,
     started: number,
-    json: string | undefined,
+    body: string | Buffer | undefined,
     retryAfter?: string,
   ): void {
     // A long-poll whose caller went away has nobody to answer.
     if (response.destroyed || response.headersSent) return;
     const headers: string[] = ['x-request-id', requestId];
-    if (json !== undefined)
+    if (body !== undefined)
       headers.push(
         'content-type',
         'application/json; charset=utf-8',
         'content-length',
-        String(Buffer.byteLength(json)),
+        String(typeof body === 'string' ? Buffer.byteLength(body) : body.length),
       );
     if (retryAfter !== undefined) headers.push('retry-after', retryAfter);
     // A body over the limit may still be arriving: closing is cheaper than reading it to the end.
     if (status === 413 || !this.#options.isReady()) headers.push('connection', 'close');
     response.writeHead(status, headers);
-    response.end(json);
+    response.end(body);
     this.#duration.observe((performance.now() - started) / 1000);
     const { logger } = this.#options;
     if (logger.isLevelEnabled('debug'))

@@ -13,7 +13,7 @@ import { z } from 'zod';
 import type { PublishInput } from '../core/inputs.js';
 import type { MeshpressService } from '../core/service.js';
 import { pollUntilAnswered } from './poll-call.js';
-import { pollResponseJson } from './poll-response.js';
+import { pollResponseBody } from './poll-response.js';
 import {
   addScopesBody,
   listTopicsQuery,
@@ -267,7 +267,7 @@ export function v1Routes(service: MeshpressService): RouteSpec[] {
       async handler({ body, caller, reply }) {
         const updates = await pollUntilAnswered(service, caller, body, reply.raw);
         if (updates.length === 0) return reply.code(204).send();
-        return reply.type('application/json; charset=utf-8').send(pollResponseJson(updates));
+        return reply.type('application/json; charset=utf-8').send(pollResponseBody(updates));
       },
     }),
   ];

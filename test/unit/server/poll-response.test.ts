@@ -1,6 +1,6 @@
 import { type PollUpdate, toPollUpdateView, type VersionRecord } from '@meshpress/client';
 import { describe, expect, it } from 'vitest';
-import { pollResponseJson } from '../../../server/src/rest/poll-response.js';
+import { pollResponseBody } from '../../../server/src/rest/poll-response.js';
 
 const record = (topic: string, version: number, data: string): VersionRecord => ({
   topic,
@@ -17,6 +17,8 @@ const record = (topic: string, version: number, data: string): VersionRecord => 
 });
 
 const plain = (updates: PollUpdate[]) => JSON.stringify({ updates: updates.map(toPollUpdateView) });
+
+const pollResponseJson = (updates: PollUpdate[]) => pollResponseBody(updates).toString('utf8');
 
 describe('poll response JSON', () => {
   it('is the JSON of the update views, whether served fresh or reused', () => {
@@ -40,6 +42,18 @@ describe('poll response JSON', () => {
     expect(pollResponseJson([unpinned])).toBe(plain([unpinned]));
     expect(pollResponseJson([pinned])).toBe(plain([pinned]));
     expect(JSON.parse(pollResponseJson([pinned])).updates[0].pinned).toBe(true);
+  });
+
+  it('encodes a record once: every answer with it alone is the same bytes, multi-byte text included', () => {
+    const r = { ...record('mesh.a', 3, 'x'), metadata: { owner: 'équipe réseau' } };
+    const update: PollUpdate = { topic: 'mesh.a', version: 3, pinned: false, record: r };
+    const first = pollResponseBody([update]);
+    expect(pollResponseBody([{ ...update }])).toBe(first);
+    expect(first.toString('utf8')).toBe(plain([update]));
+    expect(first.length).toBe(Buffer.byteLength(plain([update])));
+    // Within a longer answer the same bytes are reused between the brackets.
+    const other: PollUpdate = { topic: 'mesh.b', version: 1, pinned: true, record: record('mesh.b', 1, 'y') };
+    expect(pollResponseJson([update, other])).toBe(plain([update, other]));
   });
 
   it('answers an empty list as such', () => {
