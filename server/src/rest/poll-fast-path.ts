@@ -14,7 +14,7 @@ import type { PollOutcomeCounters, ServerMetrics } from '../metrics.js';
 import { callerFromHeaders } from './caller-headers.js';
 import { failedRequest } from './failed-request.js';
 import { pollUntilAnswered } from './poll-call.js';
-import { pollResponseBody } from './poll-response.js';
+import { type PollResponseBody, pollResponseBody } from './poll-response.js';
 
 export const POLL_PATH = '/v1/poll';
 
@@ -120,12 +120,13 @@ export class PollFastPath {
   #fail(response: ServerResponse, requestId: string, started: number, err: unknown): void {
     const failure = failedRequest(err, this.#options.metrics, this.#options.logger.child({ requestId }));
     this.#outcome.error.inc();
+    const json = JSON.stringify(failure.body);
     this.#send(
       response,
       failure.status,
       requestId,
       started,
-      JSON.stringify(failure.body),
+      { json, bytes: Buffer.byteLength(json) },
       failure.retryAfter,
     );
   }
@@ -135,24 +136,19 @@ export class PollFastPath {
     status: number,
     requestId: string,
     started: number,
-    body: string | Buffer | undefined,
+    body: PollResponseBody | undefined,
     retryAfter?: string,
   ): void {
     // A long-poll whose caller went away has nobody to answer.
     if (response.destroyed || response.headersSent) return;
     const headers: string[] = ['x-request-id', requestId];
     if (body !== undefined)
-      headers.push(
-        'content-type',
-        'application/json; charset=utf-8',
-        'content-length',
-        String(typeof body === 'string' ? Buffer.byteLength(body) : body.length),
-      );
+      headers.push('content-type', 'application/json; charset=utf-8', 'content-length', String(body.bytes));
     if (retryAfter !== undefined) headers.push('retry-after', retryAfter);
     // A body over the limit may still be arriving: closing is cheaper than reading it to the end.
     if (status === 413 || !this.#options.isReady()) headers.push('connection', 'close');
     response.writeHead(status, headers);
-    response.end(body);
+    response.end(body?.json);
     this.#duration.observe((performance.now() - started) / 1000);
     const { logger } = this.#options;
     if (logger.isLevelEnabled('debug'))

@@ -267,7 +267,7 @@ export function v1Routes(service: MeshpressService): RouteSpec[] {
       async handler({ body, caller, reply }) {
         const updates = await pollUntilAnswered(service, caller, body, reply.raw);
         if (updates.length === 0) return reply.code(204).send();
-        return reply.type('application/json; charset=utf-8').send(pollResponseBody(updates));
+        return reply.type('application/json; charset=utf-8').send(pollResponseBody(updates).json);
       },
     }),
   ];

@@ -18,7 +18,7 @@ const record = (topic: string, version: number, data: string): VersionRecord => 
 
 const plain = (updates: PollUpdate[]) => JSON.stringify({ updates: updates.map(toPollUpdateView) });
 
-const pollResponseJson = (updates: PollUpdate[]) => pollResponseBody(updates).toString('utf8');
+const pollResponseJson = (updates: PollUpdate[]) => pollResponseBody(updates).json;
 
 describe('poll response JSON', () => {
   it('is the JSON of the update views, whether served fresh or reused', () => {
@@ -44,16 +44,20 @@ describe('poll response JSON', () => {
     expect(JSON.parse(pollResponseJson([pinned])).updates[0].pinned).toBe(true);
   });
 
-  it('encodes a record once: every answer with it alone is the same bytes, multi-byte text included', () => {
+  it('serializes a record once: every answer with it alone is the same body, its length in bytes', () => {
     const r = { ...record('mesh.a', 3, 'x'), metadata: { owner: 'équipe réseau' } };
     const update: PollUpdate = { topic: 'mesh.a', version: 3, pinned: false, record: r };
     const first = pollResponseBody([update]);
     expect(pollResponseBody([{ ...update }])).toBe(first);
-    expect(first.toString('utf8')).toBe(plain([update]));
-    expect(first.length).toBe(Buffer.byteLength(plain([update])));
-    // Within a longer answer the same bytes are reused between the brackets.
+    expect(first.json).toBe(plain([update]));
+    // Multi-byte text: the content-length counts bytes, not characters.
+    expect(first.bytes).toBe(Buffer.byteLength(plain([update])));
+    expect(first.bytes).toBeGreaterThan(first.json.length);
+    // A longer answer is spliced from the one-update bodies, and measured as such.
     const other: PollUpdate = { topic: 'mesh.b', version: 1, pinned: true, record: record('mesh.b', 1, 'y') };
-    expect(pollResponseJson([update, other])).toBe(plain([update, other]));
+    const both = pollResponseBody([update, other]);
+    expect(both.json).toBe(plain([update, other]));
+    expect(both.bytes).toBe(Buffer.byteLength(plain([update, other])));
   });
 
   it('answers an empty list as such', () => {
