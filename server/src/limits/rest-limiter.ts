@@ -60,20 +60,16 @@ export function installRestLimiter(
 /**
  * Reports an admitted request's outcome from its raw response's events, not from an `onResponse` hook:
  * Fastify runs `onResponse` on 'finish' only, and a caller that hangs up on a held long-poll never gets
- * a 'finish', so its slot would leak. 'finish' reports the outcome; 'close' without 'finish' means
- * abandoned.
+ * a 'finish', so its slot would leak. Every response ends with 'close': ended by then means answered
+ * (the outcome is reported, even if the caller left before the last bytes were flushed), not ended
+ * means abandoned. One listener rather than one per event: every poll pays for what is registered here,
+ * and a held long-poll keeps it until answered.
  */
 export function releaseWhenDone(response: ServerResponse, listener: Listener, isHeld: () => boolean): void {
-  const finished = (): void => {
-    response.off('close', closed);
-    report(listener, response.statusCode, isHeld());
-  };
-  const closed = (): void => {
-    response.off('finish', finished);
-    listener.onIgnore();
-  };
-  response.once('finish', finished);
-  response.once('close', closed);
+  response.once('close', () => {
+    if (response.writableEnded) report(listener, response.statusCode, isHeld());
+    else listener.onIgnore();
+  });
 }
 
 function report(listener: Listener, status: number, held: boolean): void {
