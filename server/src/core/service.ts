@@ -51,6 +51,7 @@ import { type ParsedPollInput, parsePollInput } from './poll-input.js';
 import { evaluatePoll, type PollUpdate } from './poll-rule.js';
 import { ReadCache } from './read-cache.js';
 import type { TopicView } from './topic-view.js';
+import { TopicWatch } from './topic-watch.js';
 import { WaiterRegistry } from './waiters.js';
 
 /** Which role an action needs; reads are served by every instance. */
@@ -443,7 +444,7 @@ export class MeshpressService {
     for (;;) {
       // The watch starts before anything is awaited, so no change landing meanwhile is lost: right after
       // a synchronous evaluation, or before one that awaits a topic load.
-      let watch: Watch | undefined;
+      let watch: TopicWatch | undefined;
       let answer = this.#evaluateNow(input, tracker);
       if (answer === undefined) {
         watch = this.#watch(topics);
@@ -563,37 +564,9 @@ export class MeshpressService {
     return updates;
   }
 
-  /**
-   * Registers interest in changes to `topics` now; `wait` resolves on the first change since registration
-   * (at once if one already happened), when `ms` pass, on abort, or on shutdown.
-   */
-  #watch(topics: readonly string[]): Watch {
-    let fired = false;
-    let wake: (() => void) | undefined;
-    const cancel = this.#waiters.add(topics, () => {
-      fired = true;
-      wake?.();
-    });
-    const wait = (ms: number, signal?: AbortSignal) =>
-      new Promise<void>((resolveWait) => {
-        if (fired) {
-          cancel();
-          resolveWait();
-          return;
-        }
-        const finish = () => {
-          cancel();
-          this.#clock.clearTimeout(timer);
-          signal?.removeEventListener('abort', finish);
-          resolveWait();
-        };
-        wake = finish;
-        const timer = this.#clock.setTimeout(finish, ms);
-        signal?.addEventListener('abort', finish, { once: true });
-        // Shutdown needs no listener here: close() wakes every registered waiter, and a listener per
-        // held poll on the one shutdown signal made each new long-poll cost O(held polls) to register.
-      });
-    return { wait, cancel };
+  /** Registers interest in changes to `topics` now (TopicWatch). */
+  #watch(topics: readonly string[]): TopicWatch {
+    return new TopicWatch(topics, this.#waiters, this.#clock);
   }
 
   /** Refreshes this instance's cache before returning (read-your-writes), then tells the others. */
@@ -646,15 +619,8 @@ export class MeshpressService {
   }
 }
 
-/** Interest in changes to some topics, registered when created. */
 /** What one evaluation of a poll found: its answer, and the consumer report it makes. */
 interface Evaluation {
   readonly updates: PollUpdate[];
   readonly reports: PollReport['topics'];
-}
-
-interface Watch {
-  /** Resolves on the first change since registration (at once if one happened), after `ms`, or on abort. */
-  wait(ms: number, signal?: AbortSignal): Promise<void>;
-  cancel(): void;
 }

@@ -1,3 +1,12 @@
+/** What the registry holds: the topics a held poll waits on, and how to wake it. */
+export interface Waiter {
+  readonly topics: readonly string[];
+  /** Called once, after the waiter has been removed from every topic. */
+  wake(): void;
+  /** Kept by the registry: whether the waiter is registered. */
+  registered: boolean;
+}
+
 /**
  * Held long-polls, indexed by topic so that a change wakes only the polls that asked about it.
  * A waiter is woken once and removed from every topic it was registered under.
@@ -10,36 +19,22 @@ export class WaiterRegistry {
     return this.#count;
   }
 
-  /** Registers `wake` under each topic; returns the function that unregisters it. */
-  add(topics: readonly string[], wake: () => void): () => void {
-    const waiter: Waiter = { topics, wake, done: false };
-    for (const topic of topics) {
+  /** Registers `waiter` under each of its topics. */
+  add(waiter: Waiter): void {
+    if (waiter.registered) return;
+    waiter.registered = true;
+    this.#count++;
+    for (const topic of waiter.topics) {
       let set = this.#byTopic.get(topic);
       if (!set) this.#byTopic.set(topic, (set = new Set()));
       set.add(waiter);
     }
-    this.#count++;
-    return () => this.#remove(waiter);
   }
 
-  /** Wakes every waiter registered under `topic`. */
-  wake(topic: string): void {
-    const set = this.#byTopic.get(topic);
-    if (!set) return;
-    for (const waiter of [...set]) {
-      this.#remove(waiter);
-      waiter.wake();
-    }
-  }
-
-  /** Wakes every waiter (shutdown). */
-  wakeAll(): void {
-    for (const topic of [...this.#byTopic.keys()]) this.wake(topic);
-  }
-
-  #remove(waiter: Waiter): void {
-    if (waiter.done) return;
-    waiter.done = true;
+  /** Unregisters `waiter` without waking it (idempotent). */
+  remove(waiter: Waiter): void {
+    if (!waiter.registered) return;
+    waiter.registered = false;
     this.#count--;
     for (const topic of waiter.topics) {
       const set = this.#byTopic.get(topic);
@@ -48,10 +43,19 @@ export class WaiterRegistry {
       if (set.size === 0) this.#byTopic.delete(topic);
     }
   }
-}
 
-interface Waiter {
-  readonly topics: readonly string[];
-  readonly wake: () => void;
-  done: boolean;
+  /** Wakes every waiter registered under `topic`. */
+  wake(topic: string): void {
+    const set = this.#byTopic.get(topic);
+    if (!set) return;
+    for (const waiter of [...set]) {
+      this.remove(waiter);
+      waiter.wake();
+    }
+  }
+
+  /** Wakes every waiter (shutdown). */
+  wakeAll(): void {
+    for (const topic of [...this.#byTopic.keys()]) this.wake(topic);
+  }
 }
