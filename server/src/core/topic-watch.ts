@@ -18,12 +18,16 @@ export class TopicWatch implements Waiter {
   #resolve: (() => void) | undefined;
   #timer: TimerHandle | undefined;
   #signal: AbortSignal | undefined;
+  readonly #registry: WaiterRegistry;
+  readonly #clock: Clock;
 
   constructor(
     readonly topics: readonly string[],
-    private readonly registry: WaiterRegistry,
-    private readonly clock: Clock,
+    registry: WaiterRegistry,
+    clock: Clock,
   ) {
+    this.#registry = registry;
+    this.#clock = clock;
     registry.add(this);
   }
 
@@ -34,7 +38,7 @@ export class TopicWatch implements Waiter {
     }
     return new Promise<void>((resolve) => {
       this.#resolve = resolve;
-      this.#timer = this.clock.setTimeout(() => this.#finish(), ms);
+      this.#timer = this.#clock.setTimeout(() => this.#finish(), ms);
       if (signal) {
         this.#signal = signal;
         signal.addEventListener('abort', this, { once: true });
@@ -44,7 +48,7 @@ export class TopicWatch implements Waiter {
 
   /** Unregisters without resolving anything (the poll answered without waiting). */
   cancel(): void {
-    this.registry.remove(this);
+    this.#registry.remove(this);
   }
 
   /** Called by the registry on a change to one of the topics (it has removed this watch already). */
@@ -63,7 +67,7 @@ export class TopicWatch implements Waiter {
     if (resolve === undefined) return;
     this.#resolve = undefined;
     this.cancel();
-    if (this.#timer !== undefined) this.clock.clearTimeout(this.#timer);
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
     this.#signal?.removeEventListener('abort', this);
     resolve();
   }
