@@ -33,6 +33,7 @@ import { type Action, type Authorizer, allowAll, type Caller } from './caller.js
 import { closestFirstUpdate } from './closest-first.js';
 import { ConsumerCache } from './consumer-cache.js';
 import { type DocumentValidator, validateMeshDocument } from './document-validator.js';
+import type { AbortLike } from './hang-up.js';
 import {
   addScopesInputSchema,
   listTopicsInputSchema,
@@ -406,7 +407,7 @@ export class MeshpressService {
    * its topics changes in a way that gives this identity an update, the wait ends, `signal` aborts, or
    * the service shuts down (then it answers with what it has: usually nothing).
    */
-  async poll(caller: Caller, raw: PollInput, signal?: AbortSignal): Promise<PollUpdate[]> {
+  async poll(caller: Caller, raw: PollInput, signal?: AbortLike): Promise<PollUpdate[]> {
     return this.pollNow(caller, raw, signal);
   }
 
@@ -415,7 +416,7 @@ export class MeshpressService {
    * and an authorizer that decides synchronously, which is nearly every poll. Adapters on the hot path
    * call this and await only a promise; a promise per step cost a poll more than resolving its topics.
    */
-  pollNow(caller: Caller, raw: PollInput, signal?: AbortSignal): PollUpdate[] | Promise<PollUpdate[]> {
+  pollNow(caller: Caller, raw: PollInput, signal?: AbortLike): PollUpdate[] | Promise<PollUpdate[]> {
     const input = parsePollInput(raw);
     const authorized = this.#authorize(caller, 'consume');
     if (authorized !== undefined || input.waitMs > 0) return this.#pollLater(input, authorized, signal);
@@ -430,7 +431,7 @@ export class MeshpressService {
   async #pollLater(
     input: ParsedPollInput,
     authorized: Promise<void> | undefined,
-    signal: AbortSignal | undefined,
+    signal: AbortLike | undefined,
   ): Promise<PollUpdate[]> {
     await authorized;
     if (this.#shutdown.signal.aborted) throw new ClosedError('meshpress service');

@@ -1,4 +1,5 @@
 import type { Clock, TimerHandle } from '@meshpress/client';
+import type { AbortLike } from './hang-up.js';
 import type { Waiter, WaiterRegistry } from './waiters.js';
 
 /**
@@ -17,7 +18,7 @@ export class TopicWatch implements Waiter {
   #fired = false;
   #resolve: (() => void) | undefined;
   #timer: TimerHandle | undefined;
-  #signal: AbortSignal | undefined;
+  #signal: AbortLike | undefined;
   readonly #registry: WaiterRegistry;
   readonly #clock: Clock;
 
@@ -31,7 +32,7 @@ export class TopicWatch implements Waiter {
     registry.add(this);
   }
 
-  wait(ms: number, signal?: AbortSignal): Promise<void> {
+  wait(ms: number, signal?: AbortLike): Promise<void> {
     if (this.#fired) {
       this.cancel();
       return Promise.resolve();
