@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Pool } from 'undici';
@@ -80,5 +81,26 @@ describe('dispatchBuffered', () => {
       setTimeout(() => res.socket?.destroy(), 10);
     });
     await expect(dispatchBuffered(pool, get('/'), new AbortController().signal)).rejects.toThrow();
+  });
+
+  it('serves request after request under one signal with one abort listener, and an abort cancels those in flight', async () => {
+    const held: (() => void)[] = [];
+    const pool = await serve((req, res) => {
+      if (req.url === '/hold') held.push(() => res.end('late'));
+      else res.end(req.url);
+    });
+    const controller = new AbortController();
+    for (const path of ['/a', '/b', '/c'])
+      expect((await dispatchBuffered(pool, get(path), controller.signal)).body.toString()).toBe(path);
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(1);
+
+    const first = dispatchBuffered(pool, get('/hold'), controller.signal);
+    const second = dispatchBuffered(pool, get('/hold'), controller.signal);
+    await expect.poll(() => held.length).toBe(1);
+    const reason = new Error('closing');
+    controller.abort(reason);
+    await expect(first).rejects.toBe(reason);
+    await expect(second).rejects.toBe(reason);
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(1);
   });
 });
