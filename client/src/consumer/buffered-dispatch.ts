@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
+import { type AbortWatcher, unwatchAbort, watchAbort } from './abort.js';
 
 export interface BufferedResponse {
   readonly status: number;
@@ -27,28 +28,7 @@ export function dispatchBuffered(
   });
 }
 
-/**
- * The requests in flight under each signal, told by one abort listener per signal. A poller's controller
- * serves poll after poll until something aborts it, and registering then removing a listener on Node's
- * EventTarget cost 2 to 3 µs per request, a few percent of a subscriber's CPU per applied update.
- */
-const inFlight = new WeakMap<AbortSignal, Set<BufferingHandler>>();
-
-function watchAbort(signal: AbortSignal, handler: BufferingHandler): void {
-  let handlers = inFlight.get(signal);
-  if (handlers === undefined) {
-    const created = new Set<BufferingHandler>();
-    inFlight.set(signal, created);
-    // Each handler removes itself as it settles; a Set allows that while it is being iterated.
-    signal.addEventListener('abort', () => {
-      for (const each of created) each.aborted();
-    });
-    handlers = created;
-  }
-  handlers.add(handler);
-}
-
-class BufferingHandler implements Dispatcher.DispatchHandler {
+class BufferingHandler implements Dispatcher.DispatchHandler, AbortWatcher {
   #controller: Dispatcher.DispatchController | undefined;
   #status = 0;
   #headers: IncomingHttpHeaders = {};
@@ -60,7 +40,7 @@ class BufferingHandler implements Dispatcher.DispatchHandler {
     private readonly resolve: (response: BufferedResponse) => void,
     private readonly reject: (reason: unknown) => void,
   ) {
-    // #settle stops watching.
+    // One listener per signal, shared by its requests (abort.ts); #settle stops watching.
     watchAbort(signal, this);
   }
 
@@ -108,7 +88,7 @@ class BufferingHandler implements Dispatcher.DispatchHandler {
   #settle(): boolean {
     if (this.#settled) return false;
     this.#settled = true;
-    inFlight.get(this.signal)?.delete(this);
+    unwatchAbort(this.signal, this);
     return true;
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isReusable } from '../../../client/src/consumer/abort.js';
+import { isReusable, unwatchAbort, watchAbort } from '../../../client/src/consumer/abort.js';
 import { isThenable } from '../../../client/src/consumer/thenable.js';
 
 describe('isReusable', () => {
@@ -12,6 +12,30 @@ describe('isReusable', () => {
     controller.signal.removeEventListener('abort', listener);
     expect(isReusable(controller)).toBe(true);
     controller.abort();
+    expect(isReusable(controller)).toBe(false);
+  });
+
+  it('counts watchAbort watchers, not its one shared listener, and tells each watcher of an abort once', () => {
+    const controller = new AbortController();
+    const told: string[] = [];
+    const first = { aborted: () => told.push('first') };
+    const second = { aborted: () => told.push('second') };
+    watchAbort(controller.signal, first);
+    expect(isReusable(controller), 'a request is in flight').toBe(false);
+    unwatchAbort(controller.signal, first);
+    expect(isReusable(controller), 'only the idle shared listener is left').toBe(true);
+    watchAbort(controller.signal, first);
+    watchAbort(controller.signal, second);
+    unwatchAbort(controller.signal, second);
+    const other = () => undefined;
+    controller.signal.addEventListener('abort', other);
+    unwatchAbort(controller.signal, first);
+    expect(isReusable(controller), 'someone else still listens').toBe(false);
+    controller.signal.removeEventListener('abort', other);
+    watchAbort(controller.signal, first);
+    watchAbort(controller.signal, second);
+    controller.abort();
+    expect(told).toEqual(['first', 'second']);
     expect(isReusable(controller)).toBe(false);
   });
 });
