@@ -32,7 +32,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
-import { BUILT_SERVER, BUILT_SIDECAR, buildPackages } from './harness/processes.js';
+import { BUILT_SERVER, BUILT_SIDECAR, buildPackages, SERVER_NODE_FLAGS } from './harness/processes.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
@@ -304,7 +304,7 @@ async function orchestrate(): Promise<void> {
     const upstream = await start(['--import', 'tsx', SELF, '--role=upstream'], /upstream listening (\d+)/);
     procs.push(upstream.proc);
     const port = Number(upstream.match[1]);
-    const server = await start([BUILT_SERVER], /REST (http:\/\/\S+)/, {
+    const server = await start([...SERVER_NODE_FLAGS, BUILT_SERVER], /REST (http:\/\/\S+)/, {
       MESHPRESS_HTTP_PORT: '0',
       MESHPRESS_GRPC_PORT: '0',
       MESHPRESS_LOG_LEVEL: 'warn',

@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,9 +15,27 @@ export const SOURCE_FLAGS = ['--conditions=meshpress-source', '--import', 'tsx']
  * baselines may run from source: their cost is not what is measured.
  */
 export const BUILT_SERVER = 'server/dist/main.js';
+/**
+ * The Node flags `npm start` runs the server with (package.json; the container image runs the same), so
+ * that what is measured is what ships: today a young generation sized for fan-out (docs/deploy.md).
+ */
+export const SERVER_NODE_FLAGS: readonly string[] = startScriptNodeFlags();
 /** A TypeScript worker of this repository that uses the compiled @meshpress/* packages (the fleets). */
 export const BUILT_LIBRARY_FLAGS = ['--import', 'tsx'] as const;
 export const BUILT_SIDECAR = 'client/dist/sidecar/main.js';
+
+function startScriptNodeFlags(): string[] {
+  const { scripts } = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as {
+    scripts: { start: string };
+  };
+  const command = scripts.start
+    .slice(scripts.start.lastIndexOf('&&') + 2)
+    .trim()
+    .split(/\s+/);
+  if (command[0] !== 'node' || command.at(-1) !== BUILT_SERVER)
+    throw new Error(`the start script no longer runs "node <flags> ${BUILT_SERVER}": ${scripts.start}`);
+  return command.slice(1, -1);
+}
 
 /** Compiles client/ and server/ (incremental: quick when nothing changed). */
 export function buildPackages(): void {
@@ -117,7 +135,10 @@ export async function startMeshpress(env: Record<string, string> = {}): Promise<
     name: 'meshpress',
     script: BUILT_SERVER,
     // e.g. BENCH_SERVER_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the server.
-    nodeFlags: process.env.BENCH_SERVER_NODE_FLAGS?.split(' ').filter(Boolean) ?? [],
+    nodeFlags: [
+      ...SERVER_NODE_FLAGS,
+      ...(process.env.BENCH_SERVER_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
+    ],
     env: {
       MESHPRESS_DATA_DIR: dataDir,
       MESHPRESS_HOST: '127.0.0.1',

@@ -480,12 +480,16 @@ describe('container image', () => {
       .filter((line) => line.startsWith(`${keyword} `))
       .map((line) => line.slice(keyword.length + 1).trim());
 
-  it('runs the server entry point the start script runs, as a non-root user, listening beyond loopback', () => {
+  it('runs the server as the start script runs it (entry point and Node flags), as a non-root user, listening beyond loopback', () => {
     const start = (
       JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }
     ).scripts.start;
-    const entry = /node (\S+)/.exec(start)?.[1];
-    expect(instructions('CMD')).toEqual([`["node", "${entry}"]`]);
+    const command = start
+      .slice(start.lastIndexOf('&&') + 2)
+      .trim()
+      .split(/\s+/);
+    expect(command.at(-1)).toBe('server/dist/main.js');
+    expect(instructions('CMD').map((args) => JSON.parse(args) as unknown)).toEqual([command]);
     const defaults = configFromEnv({});
     expect(instructions('EXPOSE')).toEqual([`${defaults.httpPort} ${defaults.grpcPort}`]);
     expect(dockerfile).toMatch(/MESHPRESS_HOST=0\.0\.0\.0/);
