@@ -115,6 +115,7 @@ export class MeshpressClient {
       logger: this.#logger,
       clock: o.clock,
       historyDepth: o.startupHistoryDepth,
+      requestTimeoutMs: o.requestTimeoutMs,
     };
     this.#chainDeps = {
       identity: o.identity,

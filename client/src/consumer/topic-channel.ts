@@ -3,6 +3,7 @@ import { IntegrityError } from '../core/errors.js';
 import type { VersionRecord } from '../core/model.js';
 import type { Identity } from '../core/names.js';
 import { scopeFromCanonical, scopeMatches } from '../core/scope.js';
+import { raceAbort, timeoutSignal } from './abort.js';
 import type { Acceptance, Delivery } from './delivery.js';
 import type { DiskCache } from './disk-cache.js';
 import type { Downloaded, Downloader } from './downloader.js';
@@ -49,6 +50,8 @@ export interface ChannelDeps {
   readonly clock: Clock;
   /** How many older versions to try for a subscription whose first version fails. */
   readonly historyDepth: number;
+  /** Budget of the history request. */
+  readonly requestTimeoutMs: number;
 }
 
 /**
@@ -332,14 +335,21 @@ export class TopicChannel {
   }
 
   async #olderVisible(below: number, signal: AbortSignal): Promise<VersionRecord[]> {
-    const { transport, identity, historyDepth, logger } = this.#deps;
+    const { transport, identity, historyDepth, logger, clock, requestTimeoutMs } = this.#deps;
+    // The walk holds this topic's queue and the poll whose answer started it: a request that never
+    // answers would stop polling for every topic and keep the fallback chain's offers waiting behind it.
+    const scoped = timeoutSignal(signal, clock, requestTimeoutMs, 'history');
     let records: VersionRecord[];
     try {
-      // Versions invisible to this node are skipped, so ask for more than the depth.
-      records = await transport.history(this.topic, below, Math.min(1000, historyDepth * 10), signal);
+      // Versions invisible to this node are skipped, so ask for more than the depth. Raced too, for a
+      // transport that does not honour the signal.
+      const limit = Math.min(1000, historyDepth * 10);
+      records = await raceAbort(transport.history(this.topic, below, limit, scoped.signal), scoped.signal);
     } catch (err) {
       logger.warn({ err, topic: this.topic }, 'history unavailable: no older version to try');
       return [];
+    } finally {
+      scoped.dispose();
     }
     return records
       .filter((r) => r.version < below && r.committedAt !== undefined && visibleTo(r, identity))

@@ -85,6 +85,17 @@ function track<T>(promise: Promise<T>) {
   return state;
 }
 
+/** An earlier run applied `version` from the service, which is in the disk cache (unpinned). */
+async function runBefore(version: number, value: string): Promise<void> {
+  const first = setup({ cacheDir });
+  first.transport.setTarget(record('a.routes', version, value));
+  first.client.subscribeAtomic('a.routes', { decode: text, defaultValue: 'default' });
+  const ready = first.client.start();
+  first.clock.advance(0);
+  await ready;
+  await first.client.close();
+}
+
 describe('startup bound', () => {
   it('never blocks past the bound when the service never answers and there is nothing else', async () => {
     const { clock, transport, client } = setup({ fallback: undefined });
@@ -144,15 +155,8 @@ describe('startup bound', () => {
 describe('startup bound with a slow fallback cache', () => {
   /** An earlier run applied version 6, which is in the disk cache. */
   async function earlierRun(): Promise<void> {
-    const first = setup({ cacheDir });
-    first.transport.setTarget(record('a.routes', 6, 'six'));
-    first.client.subscribeAtomic('a.routes', { decode: text, defaultValue: 'default' });
-    const ready = first.client.start();
-    first.clock.advance(0);
-    await ready;
-    await first.client.close();
+    await runBefore(6, 'six');
   }
-
   it('a hanging S3 lookup gives way to the disk cache before the bound, so startup ends on it', async () => {
     await earlierRun();
     const { clock, transport, fallback, metrics, client } = setup({ cacheDir });
@@ -414,5 +418,44 @@ describe('fallback sources start only subscriptions without a value', () => {
     await client.close();
     const onDisk = await new DiskCache(cacheDir, IDENTITY).read('a.routes');
     expect(onDisk?.record.version).toBe(9);
+  });
+});
+
+describe('a history request that never answers', () => {
+  it('is bounded by requestTimeoutMs: polling goes on and the disk cache copy is applied', async () => {
+    await runBefore(4, 'four');
+    const { clock, transport, client } = setup({ cacheDir });
+    transport.setTarget(record('a.routes', 5, 'bad-5'));
+    const histories: AbortSignal[] = [];
+    // Accepted by the server and never answered (a stuck read, a half-open connection).
+    transport.history = (_topic, _before, _limit, signal) => {
+      histories.push(signal);
+      return new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+    };
+    const sub = client.subscribeAtomic('a.routes', {
+      decode: (data) => {
+        if (text(data).startsWith('bad')) throw new Error('undecodable');
+        return text(data);
+      },
+      defaultValue: 'default',
+    });
+    void client.start();
+    clock.advance(0);
+    await settle();
+    expect(histories).toHaveLength(1);
+    // The half-bound fallback run found the disk entry; its offer waits behind the history walk.
+    clock.advance(9_999);
+    await settle();
+    expect(sub.version).toBeUndefined();
+    expect(histories[0]!.aborted).toBe(false);
+    clock.advance(1);
+    await settleUntil(() => sub.version !== undefined);
+    expect(histories[0]!.aborted).toBe(true);
+    expect(sub.state).toMatchObject({ value: 'four', version: 4, source: 'disk-cache' });
+    // And the poll loop did not stall behind it.
+    clock.advance(30_000);
+    await settle();
+    expect(transport.requests.length).toBeGreaterThan(1);
+    expect(transport.requests.at(-1)!.topics).toEqual([{ topic: 'a.routes', currentVersion: 4 }]);
   });
 });
