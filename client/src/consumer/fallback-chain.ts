@@ -5,6 +5,7 @@ import { raceAbort, timeoutSignal } from './abort.js';
 import type { DiskCache, DiskCacheEntry } from './disk-cache.js';
 import type { ClientLogger } from './logger.js';
 import type { ClientMetrics } from './metrics.js';
+import { olderThanDiskEntry } from './stale-fallback.js';
 import type { TopicChannel } from './topic-channel.js';
 
 export interface FallbackChainDeps {
@@ -20,7 +21,8 @@ export interface FallbackChainDeps {
 
 /**
  * Gives subscriptions that the service could not serve a starting value, in this order:
- * 1. the S3 fallback cache, which applies the same resolve() the service would (scopes and pins);
+ * 1. the S3 fallback cache, which applies the same resolve() the service would (scopes and pins), unless
+ *    its hit is unpinned and older than an unpinned disk cache entry (stale: see olderThanDiskEntry);
  * 2. the local disk cache: the last version this node applied;
  * 3. the default value.
  * Each candidate goes through the same download, sha256 and decode checks as a service update, and goes
@@ -106,6 +108,13 @@ async function lookupFallback(
       );
     const hit = await Promise.race(racers);
     if (hit === DISK_FIRST) return true;
+    if (hit && (await staleAgainstDisk(hit, diskEntry, scoped.signal))) {
+      deps.logger.warn(
+        { topic, version: hit.version },
+        'fallback cache hit is older than the disk cache entry (unpinned both): starting from the disk cache',
+      );
+      return false;
+    }
     if (hit)
       await channel.offer(
         { version: hit.version, pinned: hit.pinned, record: hit.record, source: 'fallback-cache' },
@@ -119,6 +128,20 @@ async function lookupFallback(
     if (diskTimer) deps.clock.clearTimeout(diskTimer);
   }
   return false;
+}
+
+/**
+ * Whether an unpinned hit is older than the unpinned disk cache entry (see olderThanDiskEntry): the disk
+ * entry then goes first. A disk read that does not answer within the lookup's budget counts as none.
+ */
+async function staleAgainstDisk(
+  hit: FallbackHit,
+  diskEntry: Promise<DiskCacheEntry | undefined> | undefined,
+  signal: AbortSignal,
+): Promise<boolean> {
+  if (hit.pinned || !diskEntry) return false;
+  const entry = await raceAbort(diskEntry, signal).catch(() => undefined);
+  return olderThanDiskEntry(hit, entry);
 }
 
 /** Subscriptions still without a value run on their default from now on (until a version arrives). */

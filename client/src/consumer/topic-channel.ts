@@ -10,6 +10,7 @@ import type { Downloaded, Downloader } from './downloader.js';
 import type { ClientLogger } from './logger.js';
 import type { ClientMetrics, ValueSource } from './metrics.js';
 import { SerialQueue } from './serial-queue.js';
+import { olderThanDiskEntry } from './stale-fallback.js';
 import type { SubscriptionCore } from './subscription-core.js';
 import type { PollTransport } from './transport.js';
 
@@ -322,6 +323,18 @@ export class TopicChannel {
     const cache = this.#deps.diskCache;
     if (!cache || delivery.source === 'disk-cache') return;
     try {
+      // A stale fallback cache hit may still be applied (nothing newer was at hand when it was chosen),
+      // but it must not replace the newer copy on disk, the only one this node may have during an outage.
+      if (delivery.source === 'fallback-cache' && !delivery.pinned) {
+        const onDisk = await cache.read(this.topic);
+        if (olderThanDiskEntry(delivery, onDisk)) {
+          this.#deps.logger.info(
+            { topic: this.topic, version: delivery.version, onDisk: onDisk?.record.version },
+            'disk cache keeps its newer version over an older unpinned fallback cache one',
+          );
+          return;
+        }
+      }
       await cache.write({
         record: delivery.record,
         pinned: delivery.pinned,

@@ -459,3 +459,72 @@ describe('a history request that never answers', () => {
     expect(transport.requests.at(-1)!.topics).toEqual([{ topic: 'a.routes', currentVersion: 4 }]);
   });
 });
+
+describe('an unpinned fallback cache hit older than the disk cache', () => {
+  it('is stale: the node starts from the newer disk copy, which stays on disk', async () => {
+    // An earlier run applied v7 from the service; the fallback cache was written before v7 existed.
+    await runBefore(7, 'seven');
+    const { clock, transport, fallback, client } = setup({ cacheDir });
+    transport.mode = 'down';
+    fallback.hits.set('a.routes', { version: 6, pinned: false, record: record('a.routes', 6, 'six') });
+    const sub = client.subscribeAtomic('a.routes', { decode: text, defaultValue: 'default' });
+    const ready = client.start();
+    for (const step of [0, 1_000, 2_000]) {
+      clock.advance(step);
+      await settle();
+    }
+    await settleUntil(() => sub.version !== undefined);
+    expect(fallback.lookups).toHaveLength(1);
+    expect(sub.state).toMatchObject({ value: 'seven', version: 7, source: 'disk-cache' });
+    expect((await ready).subscriptions).toEqual([{ topic: 'a.routes', version: 7, source: 'disk-cache' }]);
+    await client.close();
+    expect((await new DiskCache(cacheDir, IDENTITY).read('a.routes'))?.record.version).toBe(7);
+  });
+
+  it('a pinned hit still wins over the disk cache (a rollback)', async () => {
+    await runBefore(7, 'seven');
+    const { clock, transport, fallback, client } = setup({ cacheDir });
+    transport.mode = 'down';
+    fallback.hits.set('a.routes', { version: 6, pinned: true, record: record('a.routes', 6, 'six') });
+    const sub = client.subscribeAtomic('a.routes', { decode: text, defaultValue: 'default' });
+    void client.start();
+    for (const step of [0, 1_000, 2_000]) {
+      clock.advance(step);
+      await settle();
+    }
+    await settleUntil(() => sub.version !== undefined);
+    expect(sub.state).toMatchObject({ value: 'six', version: 6, pinned: true, source: 'fallback-cache' });
+  });
+});
+
+describe('an unpinned fallback cache value applied while the disk cache was empty', () => {
+  it('does not replace a newer disk entry written meanwhile', async () => {
+    const { clock, transport, fallback, client } = setup({ cacheDir });
+    transport.mode = 'down';
+    let answer!: (hit: FallbackHit) => void;
+    fallback.lookup = async (topic, identity) => {
+      fallback.lookups.push([topic, identity]);
+      return new Promise<FallbackHit>((resolve) => (answer = resolve));
+    };
+    const sub = client.subscribeAtomic('a.routes', { decode: text, defaultValue: 'default' });
+    void client.start();
+    for (const step of [0, 1_000, 2_000]) {
+      clock.advance(step);
+      await settle();
+    }
+    expect(fallback.lookups).toHaveLength(1);
+    // The chain's disk read found nothing; then another process on the same directory saved v7.
+    const v7 = record('a.routes', 7, 'seven');
+    await new DiskCache(cacheDir, IDENTITY).write({
+      record: v7,
+      pinned: false,
+      data: new TextEncoder().encode('seven'),
+      savedAt: clock.now(),
+    });
+    answer({ version: 6, pinned: false, record: record('a.routes', 6, 'six') });
+    await settleUntil(() => sub.version !== undefined);
+    expect(sub.state).toMatchObject({ value: 'six', version: 6, source: 'fallback-cache' });
+    await client.close();
+    expect((await new DiskCache(cacheDir, IDENTITY).read('a.routes'))?.record.version).toBe(7);
+  });
+});
