@@ -28,8 +28,9 @@ import type { PollTopic, PollTransport, PollUpdate } from './transport.js';
 import { updateFinder } from './update-finder.js';
 
 /**
- * Before the startup bound, a fallback cache lookup still unanswered this long before the bound gives way
- * to the disk cache (when it has an entry), so the proxy starts on its local copy in time.
+ * Before the startup bound, a fallback cache lookup still unanswered this long before the bound, or its
+ * hit still downloading, gives way to the disk cache (when it has an entry), so the proxy starts on its
+ * local copy in time.
  */
 export const STARTUP_DISK_MARGIN_MS = 500;
 
@@ -372,9 +373,10 @@ export class MeshpressClient {
   }
 
   /**
-   * Before the startup bound, how long a fallback cache lookup may run before the disk cache is used
-   * instead: what is left of the bound less a margin (a tenth of it, at most STARTUP_DISK_MARGIN_MS) for
-   * reading, verifying and decoding the local copy. After the bound the lookup gets its whole budget.
+   * Before the startup bound, how long a fallback cache lookup and its hit's download may run before the
+   * disk cache is used instead: what is left of the bound less a margin (a tenth of it, at most
+   * STARTUP_DISK_MARGIN_MS) for reading, verifying and decoding the local copy. After the bound the
+   * lookup gets its whole budget.
    */
   #diskAfterMs(): number | undefined {
     if (this.#boundPassed || !this.#started) return undefined;

@@ -37,9 +37,10 @@ export async function startFromFallbacks(
   /** Whether, if nothing is found, to settle on the default now (else the caller decides later). */
   concludeDefault: () => boolean,
   /**
-   * How long the fallback cache lookup may run before a disk cache entry, when there is one, is used
-   * instead: the time left before the startup bound (less a margin), so a hanging S3 does not keep a
-   * proxy that has a good local copy on its default. Undefined: the lookup gets its whole budget.
+   * How long the fallback cache lookup and the download of its hit may run before a disk cache entry,
+   * when there is one, is used instead: the time left before the startup bound (less a margin), so a
+   * hanging S3 (or service) does not keep a proxy that has a good local copy on its default. Undefined:
+   * the lookup gets its whole budget, and the download its own.
    */
   diskAfterMs?: number,
 ): Promise<void> {
@@ -53,7 +54,7 @@ export async function startFromFallbacks(
     if (gaveWay)
       deps.logger.warn(
         { topic, waitedMs: diskAfterMs },
-        'fallback cache lookup still unanswered near the startup bound: starting from the disk cache',
+        'fallback cache lookup or download still under way near the startup bound: starting from the disk cache',
       );
   }
   if (channel.unvalued.length === 0 || signal.aborted) return;
@@ -76,12 +77,19 @@ export async function startFromFallbacks(
   settleOnDefault(channel, deps);
 }
 
-const DISK_FIRST = Symbol('disk first');
+/** Why a fallback cache lookup or its hit's download was abandoned: the disk cache goes first. */
+class GaveWayToDisk extends Error {
+  constructor() {
+    super('gave way to the disk cache before the startup bound');
+  }
+}
 
 /**
  * Looks the topic up in the fallback cache and offers the hit. Resolves true when it stopped waiting
- * because `diskAfterMs` passed and the disk cache has an entry (the lookup is then abandoned: the reader
- * takes no signal).
+ * because `diskAfterMs` passed and the disk cache has an entry. That deadline covers the hit's download
+ * as well as the lookup: either may hang (an unreachable bucket, a hanging service as the only copy of a
+ * `local` payload). The download is aborted, so the disk entry's offer, queued behind it on the channel,
+ * goes ahead; the lookup is only abandoned (the reader takes no signal).
  */
 async function lookupFallback(
   channel: TopicChannel,
@@ -91,40 +99,41 @@ async function lookupFallback(
   diskAfterMs: number | undefined,
 ): Promise<boolean> {
   const { topic } = channel;
-  const scoped = timeoutSignal(signal, deps.clock, deps.lookupTimeoutMs, 'fallback cache lookup');
+  const giveWay = new AbortController();
+  const onAbort = () => giveWay.abort(signal.reason);
+  signal.addEventListener('abort', onAbort, { once: true });
   let diskTimer: TimerHandle | undefined;
+  if (diskEntry && diskAfterMs !== undefined)
+    diskTimer = deps.clock.setTimeout(
+      () => void diskEntry.then((entry) => entry && giveWay.abort(new GaveWayToDisk())),
+      diskAfterMs,
+    );
+  const scoped = timeoutSignal(giveWay.signal, deps.clock, deps.lookupTimeoutMs, 'fallback cache lookup');
   try {
-    const racers: Promise<FallbackHit | undefined | typeof DISK_FIRST>[] = [
-      raceAbort(deps.fallback!.lookup(topic, deps.identity), scoped.signal),
-    ];
-    if (diskEntry && diskAfterMs !== undefined && diskAfterMs < deps.lookupTimeoutMs)
-      racers.push(
-        new Promise((resolve) => {
-          diskTimer = deps.clock.setTimeout(
-            () => void diskEntry.then((entry) => entry && resolve(DISK_FIRST)),
-            diskAfterMs,
-          );
-        }),
-      );
-    const hit = await Promise.race(racers);
-    if (hit === DISK_FIRST) return true;
-    if (hit && (await staleAgainstDisk(hit, diskEntry, scoped.signal))) {
+    const hit = await raceAbort(deps.fallback!.lookup(topic, deps.identity), scoped.signal);
+    if (!hit) return false;
+    if (await staleAgainstDisk(hit, diskEntry, scoped.signal)) {
       deps.logger.warn(
         { topic, version: hit.version },
         'fallback cache hit is older than the disk cache entry (unpinned both): starting from the disk cache',
       );
       return false;
     }
-    if (hit)
-      await channel.offer(
+    // Raced as well: a decoder that takes its time is not interrupted, but is not waited for either.
+    await raceAbort(
+      channel.offer(
         { version: hit.version, pinned: hit.pinned, record: hit.record, source: 'fallback-cache' },
-        signal,
+        giveWay.signal,
         'unvalued',
-      );
+      ),
+      giveWay.signal,
+    );
   } catch (err) {
+    if (giveWay.signal.reason instanceof GaveWayToDisk) return true;
     if (!signal.aborted) deps.logger.warn({ err, topic }, 'fallback cache unavailable');
   } finally {
     scoped.dispose();
+    signal.removeEventListener('abort', onAbort);
     if (diskTimer) deps.clock.clearTimeout(diskTimer);
   }
   return false;

@@ -208,6 +208,42 @@ describe('startup bound with a slow fallback cache', () => {
     expect(sub.current()).toBe('seven');
   });
 
+  it('a fallback hit whose download hangs gives way to the disk cache before the bound too', async () => {
+    await earlierRun();
+    const { clock, transport, fallback, metrics, client } = setup({ cacheDir });
+    transport.mode = 'hang';
+    const fetches: AbortSignal[] = [];
+    transport.fetchData = (_topic, _version, signal) => {
+      fetches.push(signal);
+      return new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+    };
+    // Embedded mode: a payload over the inline limit is fetched through the (hanging) service.
+    fallback.hits.set('a.routes', {
+      version: 7,
+      pinned: false,
+      record: { ...record('a.routes', 7, 'seven'), pointer: { kind: 'local', key: 'blobs/seven' } },
+    });
+    const sub = client.subscribeAtomic('a.routes', { decode: text, defaultValue: 'default' });
+    const ready = track(client.start());
+    clock.advance(2_500);
+    await settleUntil(() => fetches.length === 1);
+    clock.advance(1_999);
+    await settle();
+    expect(sub.current()).toBe('default');
+    clock.advance(1);
+    await settleUntil(() => sub.version !== undefined);
+    expect(fetches[0]!.aborted).toBe(true);
+    expect(sub.state).toMatchObject({ value: 'six', version: 6, source: 'disk-cache' });
+    clock.advance(500);
+    await settle();
+    expect(ready.value).toEqual<ReadyReport>({
+      ready: true,
+      subscriptions: [{ topic: 'a.routes', version: 6, source: 'disk-cache' }],
+    });
+    // Given up on for the disk copy, not failed: no download rejection counted.
+    expect(metrics.count('versionsRejected')).toBe(0);
+  });
+
   it('without a disk cache entry the lookup keeps its whole budget', async () => {
     const { clock, transport, fallback, client } = setup({ cacheDir });
     transport.mode = 'hang';
