@@ -1,4 +1,11 @@
-import { ClosedError, type DataPointer, IntegrityError, sha256Hex, ValidationError } from '@meshpress/client';
+import {
+  ClosedError,
+  type DataPointer,
+  IntegrityError,
+  PayloadTooLargeError,
+  sha256Hex,
+  ValidationError,
+} from '@meshpress/client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { BlobStore } from '../../server/src/blob/blob-store.js';
 import { BlobNotFoundError } from '../../server/src/blob/errors.js';
@@ -145,6 +152,20 @@ export function blobStoreConformance(name: string, factory: BlobStoreFactory): v
       await expect(store.getPayload(pointer, sha256Hex(text('other')))).rejects.toBeInstanceOf(
         IntegrityError,
       );
+    });
+
+    it('getPayload with maxBytes reads a payload of that size, and refuses a larger one with PayloadTooLargeError', async () => {
+      const data = pseudoRandomBytes(70_000, 9);
+      const sha = sha256Hex(data);
+      const pointer = await store.putPayload(data, sha);
+      expectSameBytes(await store.getPayload(pointer, sha, { maxBytes: data.byteLength }), data);
+      const failure = await store
+        .getPayload(pointer, sha, { maxBytes: data.byteLength - 1 })
+        .catch((error: unknown) => error);
+      expect(failure).toBeInstanceOf(PayloadTooLargeError);
+      expect(failure).toMatchObject({ code: 'PAYLOAD_TOO_LARGE', limit: data.byteLength - 1 });
+      // The store is still usable after a refused read (S3: its connection was not left half read).
+      expectSameBytes(await store.getPayload(pointer, sha), data);
     });
 
     it('a deleted payload reads as BlobNotFoundError, and deleting it again is fine', async () => {

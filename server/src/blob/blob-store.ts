@@ -11,8 +11,12 @@ import type { DataPointer } from '@meshpress/client';
 export interface BlobStore {
   /** Stores `data` under `blobs/<sha256>` after checking the digest; returns the pointer to record. */
   putPayload(data: Uint8Array, sha256: string): Promise<DataPointer>;
-  /** Reads a payload by pointer; IntegrityError if the bytes do not hash to `sha256`. */
-  getPayload(pointer: DataPointer, sha256: string): Promise<Uint8Array>;
+  /**
+   * Reads a payload by pointer; IntegrityError if the bytes do not hash to `sha256`. With `maxBytes`, an
+   * object larger than that is refused with PayloadTooLargeError without being read whole (a publisher's
+   * pointer may name an object of any size).
+   */
+  getPayload(pointer: DataPointer, sha256: string, options?: PayloadReadOptions): Promise<Uint8Array>;
   /**
    * The part of `pointer` this store wrote for `sha256` and so may delete: locations it is configured
    * with (same store, bucket and region) whose key is exactly the content-addressed key it gives that
@@ -31,6 +35,10 @@ export interface BlobStore {
   getObject(key: string): Promise<Uint8Array | undefined>;
   /** Idempotent. */
   close(): Promise<void>;
+}
+
+export interface PayloadReadOptions {
+  readonly maxBytes?: number | undefined;
 }
 
 export function payloadKey(sha256: string): string {

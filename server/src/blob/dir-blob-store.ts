@@ -1,9 +1,10 @@
-import { readFile, unlink } from 'node:fs/promises';
+import { open, readFile, unlink } from 'node:fs/promises';
 import { isAbsolute, relative, resolve } from 'node:path';
 import {
   ClosedError,
   type DataPointer,
   MeshpressError,
+  PayloadTooLargeError,
   parseOrThrow,
   UnavailableError,
   ValidationError,
@@ -11,7 +12,7 @@ import {
 import { z } from 'zod';
 import { writeFileAtomic } from './atomic-write.js';
 import { isPayloadKey, ownedPayloadKey, parseObjectKey, parseSha256 } from './blob-key.js';
-import { type BlobStore, payloadKey } from './blob-store.js';
+import { type BlobStore, type PayloadReadOptions, payloadKey } from './blob-store.js';
 import { BlobNotFoundError } from './errors.js';
 import { assertDigest } from './integrity.js';
 
@@ -46,12 +47,17 @@ export class DirBlobStore implements BlobStore {
     return { kind: 'local', key };
   }
 
-  async getPayload(pointer: DataPointer, sha256: string): Promise<Uint8Array> {
+  async getPayload(pointer: DataPointer, sha256: string, options?: PayloadReadOptions): Promise<Uint8Array> {
     this.#assertOpen();
     const digest = parseSha256(sha256);
     const key = localKey(pointer);
-    const data = await this.#read(key);
-    if (data === undefined) throw new BlobNotFoundError(`${this.root}/${key}`);
+    let data: Uint8Array;
+    try {
+      data = await readFileAtMost(this.#pathOf(key), options?.maxBytes);
+    } catch (error) {
+      if (isMissing(error)) throw new BlobNotFoundError(`${this.root}/${key}`);
+      throw this.#unavailable(`cannot read ${key}`, error);
+    }
     assertDigest(data, digest, `blob ${key}`);
     return data;
   }
@@ -105,8 +111,7 @@ export class DirBlobStore implements BlobStore {
   async #read(key: string): Promise<Uint8Array | undefined> {
     const path = this.#pathOf(key);
     try {
-      const buffer = await readFile(path);
-      return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+      return await readFileAtMost(path, undefined);
     } catch (error) {
       if (isMissing(error)) return undefined;
       throw this.#unavailable(`cannot read ${key}`, error);
@@ -133,6 +138,27 @@ export class DirBlobStore implements BlobStore {
   #assertOpen(): void {
     if (this.#closed) throw new ClosedError('DirBlobStore');
   }
+}
+
+/**
+ * The file's bytes; with `maxBytes`, a larger file is refused on its size before it is read. Files are
+ * replaced by rename (writeFileAtomic), so the open handle's file cannot grow between the two.
+ */
+async function readFileAtMost(path: string, maxBytes: number | undefined): Promise<Uint8Array> {
+  let buffer: Buffer;
+  if (maxBytes === undefined) buffer = await readFile(path);
+  else {
+    const handle = await open(path, 'r');
+    try {
+      const stats = await handle.stat();
+      // A directory is left to readFile, whose EISDIR reads as missing.
+      if (stats.isFile() && stats.size > maxBytes) throw new PayloadTooLargeError(stats.size, maxBytes);
+      buffer = await handle.readFile();
+    } finally {
+      await handle.close();
+    }
+  }
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
 }
 
 function localKey(pointer: DataPointer): string {

@@ -11,6 +11,7 @@ import {
   type DataPointer,
   IntegrityError,
   type MeshpressError,
+  PayloadTooLargeError,
   parseOrThrow,
   S3ClientPool,
   type S3Location,
@@ -18,7 +19,8 @@ import {
   ValidationError,
 } from '@meshpress/client';
 import { isPayloadKey, ownedPayloadKey, parseObjectKey, parseSha256 } from './blob-key.js';
-import { type BlobStore, payloadKey } from './blob-store.js';
+import { type BlobStore, type PayloadReadOptions, payloadKey } from './blob-store.js';
+import { readBodyAtMost } from './bounded-read.js';
 import { BlobNotFoundError } from './errors.js';
 import { assertDigest } from './integrity.js';
 import { isNoSuchBucket, isNoSuchKey, toUnavailable } from './s3-errors.js';
@@ -66,13 +68,13 @@ export class S3BlobStore implements BlobStore {
     return { kind: 's3', locations };
   }
 
-  async getPayload(pointer: DataPointer, sha256: string): Promise<Uint8Array> {
+  async getPayload(pointer: DataPointer, sha256: string, options?: PayloadReadOptions): Promise<Uint8Array> {
     this.#assertOpen();
     const digest = parseSha256(sha256);
     const failures: MeshpressError[] = [];
     for (const location of s3Locations(pointer)) {
       try {
-        const data = await this.#download(location);
+        const data = await this.#download(location, options?.maxBytes);
         if (data === undefined) throw new BlobNotFoundError(describe(location));
         assertDigest(data, digest, `blob ${describe(location)}`);
         return data;
@@ -189,14 +191,19 @@ export class S3BlobStore implements BlobStore {
     }
   }
 
-  /** The object's bytes, or undefined when the bucket says the key does not exist. */
-  async #download(location: S3Location): Promise<Uint8Array | undefined> {
+  /**
+   * The object's bytes, or undefined when the bucket says the key does not exist; PayloadTooLargeError
+   * for an object over `maxBytes`, refused on its ContentLength or once that many bytes have arrived.
+   */
+  async #download(location: S3Location, maxBytes?: number): Promise<Uint8Array | undefined> {
     try {
       const response = await (await this.#clientFor(location)).send(
         new GetObjectCommand({ Bucket: location.bucket, Key: location.key }),
         { abortSignal: this.#abort.signal },
       );
       if (!response.Body) return new Uint8Array(0);
+      if (maxBytes !== undefined)
+        return await readBodyAtMost(response.Body, response.ContentLength, maxBytes);
       return await response.Body.transformToByteArray();
     } catch (error) {
       if (isNoSuchKey(error)) return undefined;
@@ -261,7 +268,8 @@ async function settleAll(operations: readonly Promise<void>[]): Promise<void> {
 
 /**
  * One error for several failed copies: "not found" only when every copy is missing, an integrity error
- * when some copy was corrupt (the most actionable), else unavailable.
+ * when some copy was corrupt or too large (the most actionable: another try will not change it), else
+ * unavailable.
  */
 function summarize(failures: readonly MeshpressError[]): MeshpressError {
   if (failures.length === 1) return failures[0]!;
@@ -269,7 +277,7 @@ function summarize(failures: readonly MeshpressError[]): MeshpressError {
   if (failures.every((f) => f instanceof BlobNotFoundError)) {
     return new BlobNotFoundError(failures.map((f) => (f as BlobNotFoundError).where).join(', '), { cause });
   }
-  const corrupt = failures.find((f) => f instanceof IntegrityError);
+  const corrupt = failures.find((f) => f instanceof IntegrityError || f instanceof PayloadTooLargeError);
   if (corrupt) return corrupt;
   return new UnavailableError(`every copy failed: ${failures.map((f) => f.message).join('; ')}`, { cause });
 }

@@ -242,11 +242,22 @@ export class MeshpressService {
         pointer = await this.#blobs.putPayload(data, sha256);
       }
     } else {
-      if (topic.kind)
-        this.#validateDocument(topic.kind, await this.#blobs.getPayload(input.payload, input.payload.sha256));
-      pointer = { kind: 's3', locations: input.payload.locations };
+      // Consumers check their download against the declared size before its sha256, so a wrong size
+      // would make the version unusable everywhere; on typed topics the object is read anyway, and its
+      // length decides. Untyped pointers are not read: their size is the publisher's word.
       size = input.payload.size;
       sha256 = input.payload.sha256;
+      if (size > this.#maxPayload) throw new PayloadTooLargeError(size, this.#maxPayload);
+      if (topic.kind) {
+        const data = await this.#blobs.getPayload(input.payload, sha256, { maxBytes: this.#maxPayload });
+        if (data.byteLength !== size)
+          throw new IntegrityError('the object the pointer names does not have the size given with it', {
+            expected: size,
+            actual: data.byteLength,
+          });
+        this.#validateDocument(topic.kind, data);
+      }
+      pointer = { kind: 's3', locations: input.payload.locations };
     }
 
     const now = this.#clock.now();
