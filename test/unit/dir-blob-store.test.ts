@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { sha256Hex, UnavailableError, ValidationError } from '@meshpress/client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DirBlobStore } from '../../server/src/blob/dir-blob-store.js';
+import { BlobNotFoundError } from '../../server/src/blob/errors.js';
 import { blobStoreConformance } from '../conformance/blob-store.js';
 
 const tempRoot = () => mkdtemp(join(tmpdir(), 'meshpress-dir-blob-'));
@@ -92,5 +93,26 @@ describe('DirBlobStore', () => {
     expect(failure).toBeInstanceOf(UnavailableError);
     expect((failure as UnavailableError).cause).toMatchObject({ code: 'ENOTDIR' });
     await broken.close();
+  });
+
+  it('names keys, not the blob directory, in what a client is sent; the cause (server logs) names the file', async () => {
+    const data = text('gone');
+    const sha = sha256Hex(data);
+    const missing = await store
+      .getPayload({ kind: 'local', key: `blobs/${sha}` }, sha)
+      .catch((error: unknown) => error);
+    expect(missing).toBeInstanceOf(BlobNotFoundError);
+    expect(JSON.stringify(missing)).toContain(`blobs/${sha}`);
+    expect(JSON.stringify(missing)).not.toContain(base);
+    expect(String((missing as BlobNotFoundError).cause)).toContain(join(root, 'blobs', sha));
+
+    await writeFile(join(base, 'a-file'), 'x');
+    const brokenRoot = join(base, 'a-file', 'below');
+    const broken = new DirBlobStore({ root: brokenRoot });
+    const unwritable = await broken.putPayload(data, sha).catch((error: unknown) => error);
+    await broken.close();
+    expect(unwritable).toBeInstanceOf(UnavailableError);
+    expect(JSON.stringify(unwritable)).not.toContain(base);
+    expect(String((unwritable as UnavailableError).cause)).toContain(brokenRoot);
   });
 });

@@ -26,6 +26,9 @@ export type DirBlobStoreOptions = z.input<typeof dirBlobStoreOptionsSchema>;
 /**
  * Embedded-mode blob store: one file per object under `root`. Pointers are `{ kind: 'local' }` because
  * only this server can read the directory; clients fetch such payloads through the server.
+ *
+ * Error messages and details name keys, never `root`: they reach clients, and the directory is the
+ * server's business. The file system error, which names the file, is kept as the cause for server logs.
  */
 export class DirBlobStore implements BlobStore {
   readonly root: string;
@@ -55,7 +58,7 @@ export class DirBlobStore implements BlobStore {
     try {
       data = await readFileAtMost(this.#pathOf(key), options?.maxBytes);
     } catch (error) {
-      if (isMissing(error)) throw new BlobNotFoundError(`${this.root}/${key}`);
+      if (isMissing(error)) throw new BlobNotFoundError(key, { cause: error });
       throw this.#unavailable(`cannot read ${key}`, error);
     }
     assertDigest(data, digest, `blob ${key}`);
@@ -132,7 +135,7 @@ export class DirBlobStore implements BlobStore {
 
   #unavailable(message: string, error: unknown): MeshpressError {
     if (error instanceof MeshpressError) return error;
-    return new UnavailableError(`blob directory ${this.root}: ${message}`, { cause: error });
+    return new UnavailableError(`blob directory: ${message}`, { cause: error });
   }
 
   #assertOpen(): void {
