@@ -56,7 +56,8 @@ export abstract class SubscriptionCore {
   /**
    * Never go backwards: a version is wanted when there is none yet, or it is newer, or a pin asks for a
    * different one (a rollback). A version this subscription rejected is not retried until the target
-   * moves to another one.
+   * moves to another one (a newer version or a pin is applied; an older one applied meanwhile is not a
+   * move).
    */
   interest(version: number, pinned: boolean): Interest {
     if (this.#closed) return 'closed';
@@ -84,7 +85,12 @@ export abstract class SubscriptionCore {
       this.#version = delivery.version;
       this.#pinned = delivery.pinned;
       this.#record = delivery.record;
-      this.#lastRejected = undefined;
+      // Only the target moving on lifts a refusal: past it, or to a pin. An older version applied after it
+      // (a history, fallback or disk cache start) leaves the refused one the service's target, offered
+      // on every poll since the node reports the older one.
+      const rejected = this.#lastRejected;
+      if (rejected !== undefined && (delivery.pinned || delivery.version > rejected))
+        this.#lastRejected = undefined;
     } else if (outcome !== 'closed') {
       this.#lastRejected = delivery.version;
     }

@@ -288,6 +288,61 @@ describe('startup from history', () => {
   });
 });
 
+describe('a refused version stays refused until the target moves', () => {
+  function counting(ctx: ReturnType<typeof setup>) {
+    const decodes = new Map<number, number>();
+    const sub = ctx.client.subscribeAtomic('a.routes', {
+      decode: (data, rec) => {
+        decodes.set(rec.version, (decodes.get(rec.version) ?? 0) + 1);
+        if (text(data).startsWith('bad')) throw new Error('undecodable');
+        return text(data);
+      },
+      defaultValue: 'default',
+    });
+    return { ...ctx, sub, decodes };
+  }
+
+  it('an older version applied after it (history start) does not make it wanted again', async () => {
+    const { transport, metrics, sub, decodes, poll, begin } = counting(setup({ startupHistoryDepth: 3 }));
+    transport.addHistory(record('a.routes', 4, 'good-4'));
+    transport.setTarget(record('a.routes', 5, 'bad-5'));
+    await begin();
+    expect(sub.state).toMatchObject({ value: 'good-4', version: 4, source: 'history' });
+    // The node honestly reports 4, so the service offers 5 on every poll.
+    await poll();
+    await poll();
+    await poll();
+    expect(transport.requests.at(-1)!.topics).toEqual([{ topic: 'a.routes', currentVersion: 4 }]);
+    expect(decodes.get(5)).toBe(1);
+    expect(metrics.count('versionsRejected', { reason: 'decode' })).toBe(1);
+
+    // The target moving on lifts it: a newer version is decoded and applied.
+    transport.setTarget(record('a.routes', 6, 'good-6'));
+    await poll();
+    expect(sub.state).toMatchObject({ value: 'good-6', version: 6, source: 'service' });
+  });
+
+  it('a pin applied after it lifts it: the version is tried again when the pin goes', async () => {
+    const { transport, sub, decodes, poll, begin } = counting(setup());
+    const v3 = record('a.routes', 3, 'good-3');
+    transport.setTarget(v3);
+    await begin();
+    transport.setTarget(record('a.routes', 5, 'bad-5'));
+    await poll();
+    await poll();
+    expect(decodes.get(5)).toBe(1);
+    transport.setTarget(record('a.routes', 2, 'good-2'), true);
+    await poll();
+    expect(sub.state).toMatchObject({ value: 'good-2', version: 2, pinned: true });
+    // Unpinned: the target is 5 again, a move, so it is tried once more.
+    transport.setTarget(record('a.routes', 5, 'bad-5'));
+    await poll();
+    await poll();
+    expect(decodes.get(5)).toBe(2);
+    expect(sub.version).toBe(2);
+  });
+});
+
 describe('service has nothing for this node', () => {
   it('settles on the default at once (no fallback), and applies a version published later', async () => {
     const { transport, client, poll, metrics, clock } = setup({ startupTimeoutMs: 5_000 });
