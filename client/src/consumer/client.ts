@@ -315,14 +315,17 @@ export class MeshpressClient {
     const find = updateFinder(updates);
     let progress = false;
     let pending: Promise<boolean>[] | undefined;
-    for (const { topic } of polled) {
+    for (const { topic, currentVersion } of polled) {
       const channel = this.#channels.get(topic);
       if (!channel) continue;
       const update = find(topic);
       if (!update) {
         // The service answered and has nothing for this node: the default is the right value. (A topic
         // with a value has nothing new; a subscription that just joined it is being handed that value.)
-        if (channel.currentVersion === undefined) for (const s of channel.unvalued) s.markStarted('default');
+        // Only for a poll that reported no version: "nothing newer than 7" says nothing about a channel
+        // closed and created again since the poll went out.
+        if (currentVersion === undefined && channel.currentVersion === undefined)
+          for (const s of channel.unvalued) s.markStarted('default');
         continue;
       }
       const applied = this.#offerUpdate(channel, update, signal);

@@ -5,6 +5,7 @@ import {
   MeshpressClient,
   type MeshpressClientOptions,
 } from '../../../client/src/consumer/index.js';
+import type { PollUpdate } from '../../../client/src/consumer/transport.js';
 import { FakeTransport, IDENTITY, record, settle, text } from './support.js';
 
 const clients: MeshpressClient[] = [];
@@ -340,6 +341,43 @@ describe('a refused version stays refused until the target moves', () => {
     await poll();
     expect(decodes.get(5)).toBe(2);
     expect(sub.version).toBe(2);
+  });
+});
+
+describe('a poll answer for a topic re-created meanwhile', () => {
+  it('"nothing newer than 7" does not start the new subscription on its default', async () => {
+    const { transport, client, clock, begin } = setup();
+    transport.setTarget(record('a.routes', 7, 'seven'));
+    const a = client.subscribeAtomic('a.routes', { decode: text, defaultValue: 'default' });
+    await begin();
+    expect(a.version).toBe(7);
+
+    // The next poll is answered only when the test says so.
+    let answer!: (updates: PollUpdate[]) => void;
+    const poll = transport.poll.bind(transport);
+    transport.poll = (request) => {
+      transport.requests.push(request);
+      return new Promise((resolve) => (answer = resolve));
+    };
+    clock.advance(30_000);
+    await settle();
+    expect(transport.requests.at(-1)!.topics).toEqual([{ topic: 'a.routes', currentVersion: 7 }]);
+    transport.poll = poll;
+
+    // The topic's last subscription goes, and a new one comes while that poll is out.
+    a.close();
+    const b = client.subscribeAtomic('a.routes', { decode: text, defaultValue: 'default' });
+    answer([]);
+    await settle();
+    expect(b.startedFrom).toBe('pending');
+    expect(b.current()).toBe('default');
+
+    // The poll the new subscription asked for follows at once and brings it the version.
+    clock.advance(0);
+    await settle();
+    expect(transport.requests.at(-1)!.topics).toEqual([{ topic: 'a.routes', currentVersion: undefined }]);
+    expect(b.state).toMatchObject({ value: 'seven', version: 7, source: 'service' });
+    expect(b.startedFrom).toBe('service');
   });
 });
 
