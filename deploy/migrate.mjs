@@ -58,7 +58,9 @@ async function main() {
   const { waitMs } = parseArgs(process.argv.slice(2));
   let options;
   try {
-    const config = configFromEnv();
+    // Only the schema, by one process: the refusal of a cassandra store without S3 or Redis, which
+    // protects instances sharing the keyspace, does not apply here.
+    const config = configFromEnv({ ...process.env, MESHPRESS_SINGLE_INSTANCE: 'true' });
     if (config.store !== 'cassandra') fail(2, 'MESHPRESS_STORE is not cassandra: nothing to migrate');
     options = cassandraOptions(config);
   } catch (err) {

@@ -1,5 +1,8 @@
 import { toFieldIssues, ValidationError } from '@meshpress/client';
 import { z } from 'zod';
+import { objectKeySchema } from './blob/blob-key.js';
+import { s3BlobStoreOptionsSchema } from './blob/s3-options.js';
+import { redisConnectionSchema } from './bus/redis-connection.js';
 import {
   DEFAULT_CONSUMER_LAG_GRACE_MS,
   DEFAULT_CONSUMER_STATUS_TTL_MS,
@@ -7,6 +10,7 @@ import {
 import { DEFAULT_REFRESH_INTERVAL_MS, DEFAULT_REVERIFY_AFTER_MS } from './core/consumer-cache.js';
 import { DEFAULT_INLINE_LIMIT_BYTES, DEFAULT_MAX_PAYLOAD_BYTES } from './core/service.js';
 import { LIMIT_ENV_NAMES, limiterConfigShape } from './limits/config.js';
+import { keyspaceSchema, replicationTextSchema } from './store/cassandra/options.js';
 import { DEFAULT_FALLBACK_INTERVAL_MS } from './tasks/fallback-writer.js';
 import { DEFAULT_JANITOR_INTERVAL_MS } from './tasks/janitor.js';
 
@@ -52,6 +56,22 @@ const roles = z
   .pipe(z.array(z.enum(ROLES)).min(1))
   .or(z.array(z.enum(ROLES)).min(1));
 
+/** Why `schema` refuses `value`; empty when it accepts it. */
+function refusals(schema: z.ZodType, value: unknown): string[] {
+  const result = schema.safeParse(value);
+  return result.success ? [] : result.error.issues.map((issue) => issue.message);
+}
+
+/**
+ * Keeps the value as written, but only if `schema` accepts it: for entries a backend validates again when
+ * it is built, so that a value it would refuse stops the start here, named, before anything connects.
+ */
+function acceptedBy(schema: z.ZodType) {
+  return (value: unknown, ctx: z.RefinementCtx) => {
+    for (const message of refusals(schema, value)) ctx.addIssue({ code: 'custom', message });
+  };
+}
+
 const flag = z.union([
   z.boolean(),
   z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1'),
@@ -78,19 +98,16 @@ export const serverConfigSchema = z
     /** Which parts of the API this instance serves; split publishers from consumers as Gutenberg does. */
     roles: roles.default([...ROLES]),
     blobStore: z.enum(['dir', 's3']).default('dir'),
-    s3Buckets: s3Buckets.optional(),
+    s3Buckets: s3Buckets.pipe(s3BlobStoreOptionsSchema.shape.buckets).optional(),
     s3Endpoint: z.url().optional(),
     s3ForcePathStyle: flag.default(false),
-    s3Prefix: z.string().max(256).optional(),
+    s3Prefix: z.string().max(256).superRefine(acceptedBy(s3BlobStoreOptionsSchema.shape.prefix)).optional(),
     fallbackIntervalMs: z.coerce.number().int().min(1_000).default(DEFAULT_FALLBACK_INTERVAL_MS),
-    fallbackKey: z.string().min(1).max(512).optional(),
+    fallbackKey: objectKeySchema.max(512).optional(),
     janitorEnabled: flag.default(true),
     janitorIntervalMs: z.coerce.number().int().min(1_000).default(DEFAULT_JANITOR_INTERVAL_MS),
     /** Distributed mode: Redis for change notification, task leadership and consumer status. */
-    redisUrl: z
-      .string()
-      .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
-      .optional(),
+    redisUrl: redisConnectionSchema.shape.url.optional(),
     redisPrefix: z.string().min(1).max(100).default('meshpress'),
     /** Distributed mode: the durable store. */
     store: z.enum(['sqlite', 'cassandra']).default('sqlite'),
@@ -106,8 +123,8 @@ export const serverConfigSchema = z
       .optional(),
     cassandraLocalDc: z.string().min(1).optional(),
     cassandraPort: port.optional(),
-    cassandraKeyspace: z.string().optional(),
-    cassandraReplication: z.string().default('SimpleStrategy:1'),
+    cassandraKeyspace: keyspaceSchema.optional(),
+    cassandraReplication: replicationTextSchema.default('SimpleStrategy:1'),
     cassandraConsistency: z.enum(['ONE', 'LOCAL_ONE', 'QUORUM', 'LOCAL_QUORUM', 'ALL']).optional(),
     cassandraSerialConsistency: z.enum(['SERIAL', 'LOCAL_SERIAL']).optional(),
     cassandraUsername: z.string().min(1).optional(),
@@ -117,6 +134,11 @@ export const serverConfigSchema = z
       .pipe(z.union([z.literal(3), z.literal(4)]))
       .optional(),
     cassandraMigrate: flag.default(true),
+    /**
+     * The operator's word that only one instance uses the Cassandra keyspace: allows the per-instance
+     * blob directory and no Redis with the cassandra store, which several instances cannot share.
+     */
+    singleInstance: flag.default(false),
     ...limiterConfigShape,
     consumerStatusTtlMs: z.coerce.number().int().min(1_000).default(DEFAULT_CONSUMER_STATUS_TTL_MS),
     consumerLagGraceMs: z.coerce.number().int().min(0).default(DEFAULT_CONSUMER_LAG_GRACE_MS),
@@ -124,6 +146,14 @@ export const serverConfigSchema = z
   .superRefine((config, ctx) => {
     if (config.blobStore === 's3' && !config.s3Buckets)
       ctx.addIssue({ code: 'custom', path: ['s3Buckets'], message: 'required when the blob store is s3' });
+    // The instance id names this instance's Redis connections (CLIENT SETNAME), which allow less.
+    if (config.redisUrl && config.instanceId !== undefined)
+      for (const message of refusals(redisConnectionSchema.shape.clientName, config.instanceId))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['instanceId'],
+          message: `${message} (with Redis it names this instance's connections)`,
+        });
     if (config.store === 'cassandra') {
       if (!config.cassandraContactPoints)
         ctx.addIssue({
@@ -137,6 +167,24 @@ export const serverConfigSchema = z
           path: ['cassandraLocalDc'],
           message: 'required when the store is cassandra',
         });
+      // A shared keyspace with per-instance blobs, notifications and leases works on one instance and
+      // breaks as soon as a second one runs: refused unless the operator says only one ever runs.
+      if (!config.singleInstance) {
+        if (config.blobStore === 'dir')
+          ctx.addIssue({
+            code: 'custom',
+            path: ['blobStore'],
+            message:
+              "must be s3 with the cassandra store: 'dir' keeps payloads and the fallback cache on one instance's disk (set MESHPRESS_SINGLE_INSTANCE=true if only one instance runs)",
+          });
+        if (!config.redisUrl)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['redisUrl'],
+            message:
+              'required with the cassandra store: without it every instance runs the periodic tasks and change notifications and consumer status stay per instance (set MESHPRESS_SINGLE_INSTANCE=true if only one instance runs)',
+          });
+      }
     }
   });
 
@@ -179,6 +227,7 @@ const ENV_NAMES: Record<keyof ServerConfig, string> = {
   cassandraPassword: 'MESHPRESS_CASSANDRA_PASSWORD',
   cassandraProtocolVersion: 'MESHPRESS_CASSANDRA_PROTOCOL_VERSION',
   cassandraMigrate: 'MESHPRESS_CASSANDRA_MIGRATE',
+  singleInstance: 'MESHPRESS_SINGLE_INSTANCE',
   ...LIMIT_ENV_NAMES,
   consumerStatusTtlMs: 'MESHPRESS_CONSUMER_STATUS_TTL_MS',
   consumerLagGraceMs: 'MESHPRESS_CONSUMER_LAG_GRACE_MS',
@@ -193,10 +242,16 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfi
   }
   const result = serverConfigSchema.safeParse(raw);
   if (result.success) return result.data;
-  const issues = toFieldIssues(result.error).map((issue) => ({
-    ...issue,
-    path: ENV_NAMES[issue.path as keyof ServerConfig] ?? issue.path,
-  }));
+  const issues = toFieldIssues(result.error).map((issue) => {
+    // A nested path (s3Buckets.1.bucket) names its variable; the rest says where inside the value.
+    const [field = '', ...inside] = issue.path.split('.');
+    const name = ENV_NAMES[field as keyof ServerConfig];
+    if (!name) return issue;
+    return {
+      path: name,
+      message: inside.length > 0 ? `${inside.join('.')}: ${issue.message}` : issue.message,
+    };
+  });
   throw new ValidationError(
     `invalid configuration: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
     issues,

@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { configFromEnv, type ServerConfig } from '@meshpress/server';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
+import { freePort } from '../support/services/index.js';
 
 /**
  * What users of deploy/ rely on: every file parses, every environment the manifests give the server is one
@@ -538,5 +539,17 @@ describe('migration script', () => {
     expect(embedded.output).toContain('MESHPRESS_STORE is not cassandra');
     expect(incomplete.code).toBe(2);
     expect(incomplete.output).toContain('MESHPRESS_CASSANDRA_LOCAL_DC');
+  });
+
+  it('needs only the Cassandra settings: the S3 and Redis ones instances need are not asked of it', async () => {
+    const port = await freePort();
+    const result = await script({
+      MESHPRESS_STORE: 'cassandra',
+      MESHPRESS_CASSANDRA_CONTACT_POINTS: `127.0.0.1:${port}`,
+      MESHPRESS_CASSANDRA_LOCAL_DC: 'dc1',
+    });
+    // Past the configuration: it tried to connect (nothing listens there) and failed with 1, not 2.
+    expect(result.output).not.toContain('MESHPRESS_REDIS_URL');
+    expect(result.code).toBe(1);
   });
 });

@@ -57,4 +57,87 @@ describe('server configuration from the environment', () => {
       /MESHPRESS_CASSANDRA_CONTACT_POINTS/,
     );
   });
+
+  it('refuses the cassandra store with a per-instance blob directory or without Redis, unless one instance runs', () => {
+    const cassandraOnly = {
+      MESHPRESS_STORE: 'cassandra',
+      MESHPRESS_CASSANDRA_CONTACT_POINTS: 'c1',
+      MESHPRESS_CASSANDRA_LOCAL_DC: 'dc1',
+    };
+    expect(issuePaths(cassandraOnly)).toEqual(['MESHPRESS_BLOB_STORE', 'MESHPRESS_REDIS_URL']);
+    expect(issuePaths({ ...cassandraOnly, MESHPRESS_REDIS_URL: 'redis://r:6379' })).toEqual([
+      'MESHPRESS_BLOB_STORE',
+    ]);
+    expect(
+      issuePaths({ ...cassandraOnly, MESHPRESS_BLOB_STORE: 's3', MESHPRESS_S3_BUCKETS: 'r:bkt' }),
+    ).toEqual(['MESHPRESS_REDIS_URL']);
+    expect(() => configFromEnv(cassandraOnly)).toThrow(/MESHPRESS_SINGLE_INSTANCE=true/);
+
+    const single = configFromEnv({ ...cassandraOnly, MESHPRESS_SINGLE_INSTANCE: 'true' });
+    expect(single).toMatchObject({ store: 'cassandra', blobStore: 'dir', singleInstance: true });
+    expect(parseServerConfig(single)).toEqual(single);
+    expect(issuePaths({ ...cassandraOnly, MESHPRESS_SINGLE_INSTANCE: 'yes' })).toEqual([
+      'MESHPRESS_SINGLE_INSTANCE',
+    ]);
+    // The same check for a configuration handed to startServer directly.
+    expect(() =>
+      parseServerConfig({ store: 'cassandra', cassandraLocalDc: 'dc1', redisUrl: 'redis://r' }),
+    ).toThrow(ValidationError);
+    // Embedded mode is unaffected.
+    expect(configFromEnv({}).singleInstance).toBe(false);
+  });
+
+  it('refuses, before anything connects, values a backend would refuse when it is built', () => {
+    expect(issuePaths({ MESHPRESS_FALLBACK_KEY: '/fallback.json' })).toEqual(['MESHPRESS_FALLBACK_KEY']);
+    expect(issuePaths({ MESHPRESS_FALLBACK_KEY: 'fallback/../x' })).toEqual(['MESHPRESS_FALLBACK_KEY']);
+    expect(configFromEnv({ MESHPRESS_FALLBACK_KEY: 'fallback/v2/cache.json.gz' }).fallbackKey).toBe(
+      'fallback/v2/cache.json.gz',
+    );
+
+    // The instance id names the Redis connections, which allow 1-64 printable characters without spaces.
+    expect(issuePaths({ MESHPRESS_INSTANCE_ID: 'tasks 1', MESHPRESS_REDIS_URL: 'redis://r' })).toEqual([
+      'MESHPRESS_INSTANCE_ID',
+    ]);
+    expect(
+      issuePaths({ MESHPRESS_INSTANCE_ID: `pod-${'x'.repeat(61)}`, MESHPRESS_REDIS_URL: 'redis://r' }),
+    ).toEqual(['MESHPRESS_INSTANCE_ID']);
+    expect(configFromEnv({ MESHPRESS_INSTANCE_ID: 'tasks 1' }).instanceId).toBe('tasks 1');
+
+    // A URL read from a secret file with its trailing newline.
+    expect(issuePaths({ MESHPRESS_REDIS_URL: 'redis://r:6379\n' })).toEqual(['MESHPRESS_REDIS_URL']);
+    expect(issuePaths({ MESHPRESS_REDIS_URL: 'http://r:6379' })).toEqual(['MESHPRESS_REDIS_URL']);
+
+    expect(issuePaths({ MESHPRESS_CASSANDRA_KEYSPACE: 'Mesh-Press' })).toEqual([
+      'MESHPRESS_CASSANDRA_KEYSPACE',
+    ]);
+    expect(issuePaths({ MESHPRESS_CASSANDRA_REPLICATION: 'SimpleStrategy:zero' })).toEqual([
+      'MESHPRESS_CASSANDRA_REPLICATION',
+    ]);
+    expect(issuePaths({ MESHPRESS_CASSANDRA_REPLICATION: 'NetworkTopologyStrategy:' })).toEqual([
+      'MESHPRESS_CASSANDRA_REPLICATION',
+    ]);
+    expect(configFromEnv({ MESHPRESS_CASSANDRA_REPLICATION: 'NetworkTopologyStrategy:dc1=3' })).toMatchObject(
+      {
+        cassandraReplication: 'NetworkTopologyStrategy:dc1=3',
+      },
+    );
+
+    expect(issuePaths({ MESHPRESS_S3_PREFIX: '/meshpress' })).toEqual(['MESHPRESS_S3_PREFIX']);
+    expect(configFromEnv({ MESHPRESS_S3_PREFIX: 'meshpress/prod/' }).s3Prefix).toBe('meshpress/prod/');
+    expect(issuePaths({ MESHPRESS_S3_BUCKETS: 'us-east-1:Bad_Bucket' })).toEqual(['MESHPRESS_S3_BUCKETS']);
+    expect(issuePaths({ MESHPRESS_S3_BUCKETS: 'us-east-1:mp-a,us-east-1:mp-a' })).toEqual([
+      'MESHPRESS_S3_BUCKETS',
+    ]);
+  });
 });
+
+/** The variables a ValidationError from configFromEnv names, sorted; [] when the environment is accepted. */
+function issuePaths(env: Record<string, string>): string[] {
+  try {
+    configFromEnv(env);
+    return [];
+  } catch (error) {
+    expect(error).toBeInstanceOf(ValidationError);
+    return [...new Set((error as ValidationError).issues.map((i) => i.path))].sort();
+  }
+}

@@ -31,7 +31,7 @@ type ConsistencyName = keyof typeof CONSISTENCIES;
 type SerialConsistencyName = keyof typeof SERIAL_CONSISTENCIES;
 
 // Unquoted CQL identifiers are case-insensitive; lower case only, so the name means one thing everywhere.
-const keyspaceSchema = z
+export const keyspaceSchema = z
   .string()
   .regex(
     /^[a-z][a-z0-9_]{0,47}$/,
@@ -133,23 +133,39 @@ export function parseCassandraConfigStoreOptions(options: unknown): ParsedCassan
  * `NetworkTopologyStrategy:us-east=3,eu-west=3`. Throws ValidationError naming the problem.
  */
 export function parseReplication(text: string): CassandraReplication {
+  return parseOrThrow(replicationSchema, replicationFromText(text), 'Cassandra replication');
+}
+
+/**
+ * The text form, kept as text (the server configuration stores it so), accepted only when parseReplication
+ * would accept it: a bad value is reported with the rest of the configuration, before anything connects.
+ */
+export const replicationTextSchema = z.string().superRefine((text, ctx) => {
+  const result = replicationSchema.safeParse(replicationFromText(text));
+  if (!result.success)
+    for (const issue of result.error.issues)
+      ctx.addIssue({
+        code: 'custom',
+        message: issue.path.length > 0 ? `${issue.path.join('.')}: ${issue.message}` : issue.message,
+      });
+});
+
+function replicationFromText(text: string): unknown {
   const [strategy = '', spec = ''] = text.trim().split(/:(.*)/s, 2);
-  const value =
-    strategy === 'SimpleStrategy'
-      ? { class: strategy, replicationFactor: Number(spec) }
-      : {
-          class: strategy,
-          dataCenters: Object.fromEntries(
-            spec
-              .split(',')
-              .filter((part) => part.trim() !== '')
-              .map((part) => {
-                const [dc = '', rf = ''] = part.split('=', 2);
-                return [dc.trim(), Number(rf)];
-              }),
-          ),
-        };
-  return parseOrThrow(replicationSchema, value, 'Cassandra replication');
+  return strategy === 'SimpleStrategy'
+    ? { class: strategy, replicationFactor: Number(spec) }
+    : {
+        class: strategy,
+        dataCenters: Object.fromEntries(
+          spec
+            .split(',')
+            .filter((part) => part.trim() !== '')
+            .map((part) => {
+              const [dc = '', rf = ''] = part.split('=', 2);
+              return [dc.trim(), Number(rf)];
+            }),
+        ),
+      };
 }
 
 /** The CQL map literal of a replication setting (values already validated). */
