@@ -4,6 +4,7 @@ import Fastify, {
   type FastifyBaseLogger,
   type FastifyError,
   type FastifyInstance,
+  type FastifyReply,
   type FastifyRequest,
 } from 'fastify';
 import type { Logger } from 'pino';
@@ -16,7 +17,9 @@ import { callerFromHeaders } from './caller-headers.js';
 import { failedRequest } from './failed-request.js';
 import { buildOpenApi } from './openapi.js';
 import { PollFastPath } from './poll-fast-path.js';
+import { MAX_PATH_PARAM_LENGTH } from './request-schemas.js';
 import { registerRoute } from './route.js';
+import { badUrl, paramTooLong } from './router-errors.js';
 import { v1Routes } from './routes.js';
 
 export interface RestAppOptions {
@@ -34,6 +37,8 @@ export interface RestAppOptions {
 /** The REST adapter: decodes requests, calls the service, encodes results and errors. */
 export function buildRestApp(options: RestAppOptions): FastifyInstance {
   const { service, metrics } = options;
+  const routes = v1Routes(service);
+  const routeUrls = routes.map((route) => route.url);
   // JSON bodies carry base64 payloads (4/3 of the bytes) plus the envelope.
   const bodyLimit = Math.ceil(service.maxPayloadBytes * 1.34) + 64 * 1024;
   const pollFastPath = new PollFastPath({
@@ -59,6 +64,14 @@ export function buildRestApp(options: RestAppOptions): FastifyInstance {
       server.requestTimeout = timeouts.requestTimeout;
       server.setTimeout(timeouts.connectionTimeout);
       return server;
+    },
+    // Every valid topic and scope must reach its route (find-my-way's default stops at 100 characters).
+    routerOptions: { maxParamLength: MAX_PATH_PARAM_LENGTH },
+    // Failures met while routing (no route runs, so no hook either) answer in the meshpress format too.
+    frameworkErrors: (error, request, reply) => {
+      reply.header('x-request-id', request.id);
+      if (!options.isReady()) reply.header('connection', 'close');
+      answerFailure(fromRouter(error, request.url, routeUrls), request, reply);
     },
     loggerInstance: options.logger as FastifyBaseLogger,
     bodyLimit,
@@ -105,7 +118,6 @@ export function buildRestApp(options: RestAppOptions): FastifyInstance {
   });
 
   if (options.limiter) installRestLimiter(app, options.limiter);
-  const routes = v1Routes(service);
   for (const route of routes)
     registerRoute(app, route, (request) => callerFromHeaders(request.headers, request.id));
 
@@ -131,16 +143,28 @@ export function buildRestApp(options: RestAppOptions): FastifyInstance {
   });
 
   app.setErrorHandler((rawError: FastifyError, request, reply) => {
-    const failure = failedRequest(
-      fromFastify(rawError, request, service.maxPayloadBytes),
-      metrics,
-      request.log,
-    );
-    if (failure.retryAfter !== undefined) reply.header('retry-after', failure.retryAfter);
-    reply.code(failure.status).send(failure.body);
+    answerFailure(fromFastify(rawError, request, service.maxPayloadBytes), request, reply);
   });
 
+  function answerFailure(error: unknown, request: FastifyRequest, reply: FastifyReply): void {
+    const failure = failedRequest(error, metrics, request.log);
+    if (failure.retryAfter !== undefined) reply.header('retry-after', failure.retryAfter);
+    reply.code(failure.status).send(failure.body);
+  }
+
   return app;
+}
+
+/** The router's own failures, met before any route or hook runs. */
+function fromRouter(error: FastifyError, url: string, routeUrls: readonly string[]): unknown {
+  switch (error.code) {
+    case 'FST_ERR_BAD_URL':
+      return badUrl();
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return paramTooLong(url, routeUrls, MAX_PATH_PARAM_LENGTH);
+    default:
+      return error;
+  }
 }
 
 /** Fastify's own failures (malformed JSON, body too large, bad content type) in meshpress terms. */

@@ -12,9 +12,18 @@ import { retentionSchema, sha256Schema } from '../core/inputs.js';
 
 const versionParam = z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
 
+/**
+ * The longest value a path parameter can validly have: a scope (topic names stop at 200). The router is
+ * told this limit, so every valid parameter reaches its route and gets the same validation as the rest.
+ */
+export const MAX_PATH_PARAM_LENGTH = 512;
+
 export const topicParams = z.object({ topic: topicNameSchema });
 export const versionParams = z.object({ topic: topicNameSchema, version: versionParam });
-export const pinParams = z.object({ topic: topicNameSchema, scope: z.string().min(1).max(512) });
+export const pinParams = z.object({
+  topic: topicNameSchema,
+  scope: z.string().min(1).max(MAX_PATH_PARAM_LENGTH),
+});
 
 export const putTopicBody = z
   .object({
