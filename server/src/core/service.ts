@@ -453,22 +453,28 @@ export class MeshpressService {
     const deadline = this.#clock.now() + input.waitMs;
     const topics = input.topics.map((t) => t.topic);
     let updates: PollUpdate[];
-    for (;;) {
-      // The watch starts before anything is awaited, so no change landing meanwhile is lost: right after
-      // a synchronous evaluation, or before one that awaits a topic load.
-      let watch: TopicWatch | undefined;
-      let answer = this.#evaluateNow(input, tracker);
-      if (answer === undefined) {
-        watch = this.#watch(topics);
-        answer = await this.#evaluate(input, tracker);
+    // The current round's watch, cancelled however the loop ends: a topic load that fails rejects the
+    // poll, and its watch would otherwise stay registered (one more held poll per retry in an outage).
+    // Cancelling a watch that a wake or its wait already released does nothing.
+    let watch: TopicWatch | undefined;
+    try {
+      for (;;) {
+        // The watch starts before anything is awaited, so no change landing meanwhile is lost: right
+        // after a synchronous evaluation, or before one that awaits a topic load.
+        watch = undefined;
+        let answer = this.#evaluateNow(input, tracker);
+        if (answer === undefined) {
+          watch = this.#watch(topics);
+          answer = await this.#evaluate(input, tracker);
+        }
+        updates = answer;
+        const remaining = deadline - this.#clock.now();
+        if (updates.length > 0 || remaining <= 0 || signal?.aborted || this.#shutdown.signal.aborted) break;
+        watch ??= this.#watch(topics);
+        await watch.wait(remaining, signal);
       }
-      updates = answer;
-      const remaining = deadline - this.#clock.now();
-      if (updates.length > 0 || remaining <= 0 || signal?.aborted || this.#shutdown.signal.aborted) {
-        watch?.cancel();
-        break;
-      }
-      await (watch ?? this.#watch(topics)).wait(remaining, signal);
+    } finally {
+      watch?.cancel();
     }
     return this.#served(updates);
   }
