@@ -53,6 +53,21 @@ export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<
   });
 }
 
+/**
+ * Resolves true once `promise` settles, or false after `ms` on `clock` if it has not by then (it is not
+ * cancelled: for waiting on work that takes no signal).
+ */
+export function settlesWithin(promise: Promise<unknown>, clock: Clock, ms: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const timer = clock.setTimeout(() => resolve(false), ms);
+    const settled = () => {
+      clock.clearTimeout(timer);
+      resolve(true);
+    };
+    promise.then(settled, settled);
+  });
+}
+
 /** What `watchAbort` tells when its signal aborts. */
 export interface AbortWatcher {
   aborted(): void;

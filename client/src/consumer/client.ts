@@ -3,6 +3,7 @@ import { ClosedError, ValidationError } from '../core/errors.js';
 import type { Identity } from '../core/names.js';
 import { topicNameSchema } from '../core/names.js';
 import { parseOrThrow } from '../core/validation.js';
+import { settlesWithin } from './abort.js';
 import { type AtomicOptions, AtomicSubscription } from './atomic-subscription.js';
 import { createBackoff } from './backoff.js';
 import type { StartSource } from './delivery.js';
@@ -241,21 +242,34 @@ export class MeshpressClient {
 
   /**
    * Stops polling, aborts requests and downloads in flight, clears every timer, and closes the
-   * subscriptions (atomic ones keep returning their last value). Idempotent.
+   * subscriptions (atomic ones keep returning their last value). Work already under way is waited for at
+   * most `requestTimeoutMs`; the connections are released in any case. Idempotent.
    */
   close(): Promise<void> {
-    this.#closing ??= (async () => {
-      this.#abort.abort(new ClosedError('MeshpressClient'));
-      for (const timer of this.#startTimers) this.#clock.clearTimeout(timer);
-      const channels = [...this.#channels.values()];
-      for (const subscription of this.#subscriptions()) subscription.close();
-      this.#channels.clear();
-      // Work already under way (a disk cache write) finishes before close resolves; aborted work ends fast.
-      await Promise.all([...channels.map((c) => c.idle()), ...this.#chainsRunning.values()]);
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.#abort.abort(new ClosedError('MeshpressClient'));
+    for (const timer of this.#startTimers) this.#clock.clearTimeout(timer);
+    const channels = [...this.#channels.values()];
+    for (const subscription of this.#subscriptions()) subscription.close();
+    this.#channels.clear();
+    try {
+      // Work already under way (a disk cache write) may finish, so the next start finds it; aborted work
+      // ends fast. Bounded: a decoder, listener or disk write (a hung mount) that never settles takes no
+      // signal, and must not keep close pending and the connections open forever.
+      const work = Promise.all([...channels.map((c) => c.idle()), ...this.#chainsRunning.values()]);
+      if (!(await settlesWithin(work, this.#clock, this.#o.requestTimeoutMs)))
+        this.#logger.warn(
+          { waitedMs: this.#o.requestTimeoutMs },
+          'close: work still under way (a decoder, listener or disk write that does not settle); closing anyway',
+        );
+    } finally {
       this.#s3.close();
       if (this.#ownsTransport) await this.#transport.close().catch(() => undefined);
-    })();
-    return this.#closing;
+    }
   }
 
   #topic(topic: string): string {

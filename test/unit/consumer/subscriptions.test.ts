@@ -1,10 +1,11 @@
 import { ManualClock, sha256Hex, type VersionRecord } from '@meshpress/client';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   InMemoryClientMetrics,
   MeshpressClient,
   type MeshpressClientOptions,
 } from '../../../client/src/consumer/index.js';
+import { S3Downloader } from '../../../client/src/consumer/s3-downloader.js';
 import type { PollUpdate } from '../../../client/src/consumer/transport.js';
 import { FakeTransport, IDENTITY, record, settle, text } from './support.js';
 
@@ -378,6 +379,36 @@ describe('a poll answer for a topic re-created meanwhile', () => {
     expect(transport.requests.at(-1)!.topics).toEqual([{ topic: 'a.routes', currentVersion: undefined }]);
     expect(b.state).toMatchObject({ value: 'seven', version: 7, source: 'service' });
     expect(b.startedFrom).toBe('service');
+  });
+});
+
+describe('close', () => {
+  it('returns, and releases the S3 clients, though a decoder never settles', async () => {
+    const s3Close = vi.spyOn(S3Downloader.prototype, 'close');
+    try {
+      const { transport, client, clock, begin } = setup({ requestTimeoutMs: 10_000 });
+      const sub = client.subscribeAtomic('a.routes', {
+        decode: () => new Promise<string>(() => undefined),
+        defaultValue: 'default',
+      });
+      transport.setTarget(record('a.routes', 1, 'one'));
+      await begin();
+      let closed = false;
+      void client.close().then(() => (closed = true));
+      await settle();
+      // Work under way may finish (a disk cache write, so the next start finds it), for so long.
+      expect(closed).toBe(false);
+      clock.advance(9_999);
+      await settle();
+      expect(closed).toBe(false);
+      clock.advance(1);
+      await settle();
+      expect(closed).toBe(true);
+      expect(s3Close).toHaveBeenCalledTimes(1);
+      expect(sub.state).toMatchObject({ value: 'default', closed: true });
+    } finally {
+      s3Close.mockRestore();
+    }
   });
 });
 
