@@ -13,6 +13,11 @@ export interface Waiter {
  */
 export class WaiterRegistry {
   readonly #byTopic = new Map<string, Set<Waiter>>();
+  /**
+   * Waiters on no topic (a long-poll may name none): no change wakes them, but shutdown must (wakeAll).
+   * Kept apart so that ordinary waiters cost no extra entry.
+   */
+  readonly #withoutTopics = new Set<Waiter>();
   #count = 0;
 
   get size(): number {
@@ -24,6 +29,7 @@ export class WaiterRegistry {
     if (waiter.registered) return;
     waiter.registered = true;
     this.#count++;
+    if (waiter.topics.length === 0) this.#withoutTopics.add(waiter);
     for (const topic of waiter.topics) {
       let set = this.#byTopic.get(topic);
       if (!set) this.#byTopic.set(topic, (set = new Set()));
@@ -36,6 +42,7 @@ export class WaiterRegistry {
     if (!waiter.registered) return;
     waiter.registered = false;
     this.#count--;
+    if (waiter.topics.length === 0) this.#withoutTopics.delete(waiter);
     for (const topic of waiter.topics) {
       const set = this.#byTopic.get(topic);
       if (!set) continue;
@@ -54,8 +61,12 @@ export class WaiterRegistry {
     }
   }
 
-  /** Wakes every waiter (shutdown). */
+  /** Wakes every waiter (shutdown), whatever topics it names. */
   wakeAll(): void {
     for (const topic of [...this.#byTopic.keys()]) this.wake(topic);
+    for (const waiter of [...this.#withoutTopics]) {
+      this.remove(waiter);
+      waiter.wake();
+    }
   }
 }
