@@ -27,6 +27,8 @@ export interface DeleteBlobOptions {
  * references checked again; if a publish took the blob meanwhile, the bytes go back. The publisher, for
  * its part, stores its blob once more between writing its record and committing. When the second check
  * cannot answer, the bytes go back too: only a proven absence of references keeps a blob deleted.
+ * A delete that fails is followed by the same re-check and put-back; it rejects only when the blob is
+ * still unreferenced (some copies may be left), and counts as `restored` when the bytes went back.
  */
 export async function deleteBlobIfUnreferenced(options: DeleteBlobOptions): Promise<BlobOutcome> {
   const { store, blobs, logger, sha256 } = options;
@@ -46,7 +48,17 @@ export async function deleteBlobIfUnreferenced(options: DeleteBlobOptions): Prom
   }
   if (data === undefined) return 'missing';
 
-  for (const pointer of present) await blobs.deletePayload(pointer);
+  // A failed delete may still have removed copies (S3 deletes every region, then reports a failure), so
+  // whatever happened the re-check and put-back below must follow: a publish may have taken the blob
+  // while a copy was gone. The other pointers are deleted too, so an unreferenced blob goes as far as it can.
+  let deleteFailure: { readonly error: unknown } | undefined;
+  for (const pointer of present) {
+    try {
+      await blobs.deletePayload(pointer);
+    } catch (error) {
+      deleteFailure ??= { error };
+    }
+  }
 
   let referenced: boolean;
   try {
@@ -55,7 +67,11 @@ export async function deleteBlobIfUnreferenced(options: DeleteBlobOptions): Prom
     logger.warn({ err: error, sha256 }, 'could not re-check a deleted blob; putting it back');
     referenced = true;
   }
-  if (!referenced) return 'deleted';
+  if (!referenced) {
+    // Unreferenced either way; some copies may be left, which the caller reports.
+    if (deleteFailure) throw deleteFailure.error;
+    return 'deleted';
+  }
   try {
     await blobs.putPayload(data, sha256);
   } catch (error) {
@@ -65,5 +81,11 @@ export async function deleteBlobIfUnreferenced(options: DeleteBlobOptions): Prom
     );
     throw error;
   }
+  // Every copy is back: the failed delete left nothing to report beyond this line.
+  if (deleteFailure)
+    logger.warn(
+      { err: deleteFailure.error, sha256 },
+      'a blob delete failed part-way; the blob is in use and was put back',
+    );
   return 'restored';
 }

@@ -52,7 +52,10 @@ export interface JanitorReport {
   readonly blobsRestored: number;
   /** Topics (by name) whose purge failed this run; logged, retried at the next run. */
   readonly failedTopics: readonly string[];
-  /** Blobs left in place because deleting them failed (logged with their digest). */
+  /**
+   * Unreferenced blobs left in place, whole or in part, because reading or deleting them failed (logged
+   * with their digest).
+   */
   readonly failedBlobs: number;
   /** Only topics where something was purged, in name order. */
   readonly topics: readonly JanitorTopicReport[];
@@ -248,7 +251,7 @@ async function handleBlob(
   } catch (err) {
     options.logger.warn(
       { err, sha256: options.sha256, pointers: options.pointers },
-      'could not delete an unreferenced blob; it stays in place',
+      'could not delete an unreferenced blob; it stays in place, whole or in part',
     );
     return 'failed';
   }
