@@ -47,6 +47,9 @@ export {
   MAX_STARTUP_TIMEOUT_MS,
   type MeshpressClientOptions,
   MIN_LONG_POLL_WAIT_MS,
+  MIN_POLL_INTERVAL_MS,
+  MIN_RETRY_BASE_MS,
+  MIN_RETRY_CAP_MS,
   parseClientOptions,
 } from './options.js';
 export { RestTransport, type RestTransportOptions } from './rest-transport.js';

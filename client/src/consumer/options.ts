@@ -45,6 +45,21 @@ export const MAX_LONG_POLL_WAIT_MS = 120_000;
 export const MIN_LONG_POLL_WAIT_MS = 1_000;
 /** Longest poll interval (and retry delay): beyond an hour a node would hardly follow its configuration. */
 export const MAX_POLL_INTERVAL_MS = 3_600_000;
+/**
+ * The shortest poll interval. It also caps every retry delay: below a second a failing service would be
+ * asked again several times a second, forever, by every node of the fleet.
+ */
+export const MIN_POLL_INTERVAL_MS = 1_000;
+/**
+ * The smallest retry base: 0 makes every retry delay 0 (a failed poll is sent again at once, in a loop),
+ * and so does a base that small for the first attempts. The delay doubles from there up to the cap.
+ */
+export const MIN_RETRY_BASE_MS = 10;
+/**
+ * The smallest retry cap: with full jitter a failing service is asked again every cap / 2 on average, for
+ * as long as the outage lasts; below a second that is a busy loop across a fleet.
+ */
+export const MIN_RETRY_CAP_MS = 1_000;
 /** Longest startup bound, request budget and download budget. */
 export const MAX_STARTUP_TIMEOUT_MS = 600_000;
 export const MAX_REQUEST_TIMEOUT_MS = 600_000;
@@ -105,7 +120,13 @@ export const clientOptionsSchema = z
     callerApp: z.string().min(1).max(128).optional(),
     /** `interval` polls every pollIntervalMs; `long-poll` keeps a request held at the server for fast propagation. */
     pollMode: z.enum(['interval', 'long-poll']).default('interval'),
-    pollIntervalMs: positiveMs.max(MAX_POLL_INTERVAL_MS).default(DEFAULT_POLL_INTERVAL_MS),
+    /** Interval mode: the wait between polls; in both modes, the longest retry delay (MIN_POLL_INTERVAL_MS ..). */
+    pollIntervalMs: ms
+      .min(MIN_POLL_INTERVAL_MS, {
+        error: `must be at least ${MIN_POLL_INTERVAL_MS} ms (it also caps every retry delay: less would retry a failing service in a loop)`,
+      })
+      .max(MAX_POLL_INTERVAL_MS)
+      .default(DEFAULT_POLL_INTERVAL_MS),
     /** Fraction of the interval each wait is randomly spread by (0 .. 0.5). */
     pollJitter: z.number().min(0).max(0.5).default(DEFAULT_POLL_JITTER),
     /** How long the server may hold a long-poll (MIN_LONG_POLL_WAIT_MS .. MAX_LONG_POLL_WAIT_MS). */
@@ -119,8 +140,20 @@ export const clientOptionsSchema = z
     longPollRespreadMs: ms.max(MAX_LONG_POLL_RESPREAD_MS).default(DEFAULT_LONG_POLL_RESPREAD_MS),
     requestTimeoutMs: positiveMs.max(MAX_REQUEST_TIMEOUT_MS).default(DEFAULT_REQUEST_TIMEOUT_MS),
     downloadTimeoutMs: positiveMs.max(MAX_DOWNLOAD_TIMEOUT_MS).default(DEFAULT_DOWNLOAD_TIMEOUT_MS),
-    retryBaseMs: ms.max(MAX_POLL_INTERVAL_MS).default(DEFAULT_RETRY_BASE_MS),
-    retryCapMs: ms.max(MAX_POLL_INTERVAL_MS).default(DEFAULT_RETRY_CAP_MS),
+    /** Ceiling of the first retry delay, doubled per consecutive failure (MIN_RETRY_BASE_MS ..). */
+    retryBaseMs: ms
+      .min(MIN_RETRY_BASE_MS, {
+        error: `must be at least ${MIN_RETRY_BASE_MS} ms (a base of 0 retries a failed poll at once, in a loop)`,
+      })
+      .max(MAX_POLL_INTERVAL_MS)
+      .default(DEFAULT_RETRY_BASE_MS),
+    /** No retry delay exceeds this (MIN_RETRY_CAP_MS ..). */
+    retryCapMs: ms
+      .min(MIN_RETRY_CAP_MS, {
+        error: `must be at least ${MIN_RETRY_CAP_MS} ms (a smaller cap retries a failing service several times a second, forever)`,
+      })
+      .max(MAX_POLL_INTERVAL_MS)
+      .default(DEFAULT_RETRY_CAP_MS),
     maxRetries: z.number().int().min(1).default(DEFAULT_MAX_RETRIES),
     startupTimeoutMs: ms.max(MAX_STARTUP_TIMEOUT_MS).default(DEFAULT_STARTUP_TIMEOUT_MS),
     startupHistoryDepth: z.number().int().min(0).max(100).default(DEFAULT_STARTUP_HISTORY_DEPTH),

@@ -8,6 +8,9 @@ import {
   MAX_STARTUP_TIMEOUT_MS,
   MeshpressClient,
   MIN_LONG_POLL_WAIT_MS,
+  MIN_POLL_INTERVAL_MS,
+  MIN_RETRY_BASE_MS,
+  MIN_RETRY_CAP_MS,
   parseClientOptions,
 } from '../../../client/src/consumer/index.js';
 import { serverTarget } from '../../../client/src/consumer/options.js';
@@ -107,6 +110,53 @@ describe('client options', () => {
       MAX_POLL_INTERVAL_MS,
       MAX_STARTUP_TIMEOUT_MS,
     ]);
+  });
+
+  it('refuses retry and interval settings that would retry a failing poll in a busy loop', () => {
+    const fail = (extra: Record<string, unknown>) => {
+      try {
+        parseClientOptions({ identity: IDENTITY, servers: 'localhost:9090', ...extra } as never);
+      } catch (error) {
+        expect(error).toBeInstanceOf(ValidationError);
+        return (error as ValidationError).issues;
+      }
+      throw new Error('expected a ValidationError');
+    };
+    // A ceiling of 0 makes every retry delay 0: a refused connection is retried at once, forever.
+    const [base] = fail({ retryBaseMs: 0 });
+    expect(base).toMatchObject({ path: 'retryBaseMs' });
+    expect(base!.message).toMatch(/at least 10 ms .*loop/);
+    const [cap] = fail({ retryCapMs: 0 });
+    expect(cap).toMatchObject({ path: 'retryCapMs' });
+    expect(cap!.message).toMatch(/at least 1000 ms/);
+    // The interval caps every retry delay too.
+    const [interval] = fail({ pollIntervalMs: 1 });
+    expect(interval).toMatchObject({ path: 'pollIntervalMs' });
+    expect(interval!.message).toMatch(/at least 1000 ms .*retry/);
+    expect(
+      fail({
+        retryBaseMs: MIN_RETRY_BASE_MS - 1,
+        retryCapMs: MIN_RETRY_CAP_MS - 1,
+        pollIntervalMs: MIN_POLL_INTERVAL_MS - 1,
+      })
+        .map((i) => i.path)
+        .sort(),
+    ).toEqual(['pollIntervalMs', 'retryBaseMs', 'retryCapMs']);
+    const atLeast = parseClientOptions({
+      identity: IDENTITY,
+      servers: 'x:1',
+      retryBaseMs: MIN_RETRY_BASE_MS,
+      retryCapMs: MIN_RETRY_CAP_MS,
+      pollIntervalMs: MIN_POLL_INTERVAL_MS,
+    });
+    expect([atLeast.retryBaseMs, atLeast.retryCapMs, atLeast.pollIntervalMs]).toEqual([
+      MIN_RETRY_BASE_MS,
+      MIN_RETRY_CAP_MS,
+      MIN_POLL_INTERVAL_MS,
+    ]);
+    expect(
+      () => new MeshpressClient({ identity: IDENTITY, transport: new FakeTransport(), retryBaseMs: 0 }),
+    ).toThrow(ValidationError);
   });
 
   it('refuses server addresses carrying credentials (or a query), and never echoes the secret', () => {
