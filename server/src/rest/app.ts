@@ -1,5 +1,5 @@
 import { createServer } from 'node:http';
-import { MalformedRequestError, PayloadTooLargeError } from '@meshpress/client';
+import { MalformedRequestError, PayloadTooLargeError, parseOrThrow } from '@meshpress/client';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyError,
@@ -18,6 +18,7 @@ import { failedRequest } from './failed-request.js';
 import { buildOpenApi } from './openapi.js';
 import { PollFastPath } from './poll-fast-path.js';
 import { MAX_PATH_PARAM_LENGTH } from './request-schemas.js';
+import { connectionsCheckingInterval, requestTimeoutSchema } from './request-timeout.js';
 import { registerRoute } from './route.js';
 import { badUrl, paramTooLong } from './router-errors.js';
 import { v1Routes } from './routes.js';
@@ -32,11 +33,19 @@ export interface RestAppOptions {
   readonly isReady: () => boolean;
   /** Per-app concurrency limits; undefined leaves every caller unlimited. */
   readonly limiter?: AppConcurrencyLimiter | undefined;
+  /** How long a request may take to arrive in full (see DEFAULT_REQUEST_TIMEOUT_MS). */
+  readonly requestTimeoutMs?: number | undefined;
 }
 
 /** The REST adapter: decodes requests, calls the service, encodes results and errors. */
 export function buildRestApp(options: RestAppOptions): FastifyInstance {
   const { service, metrics } = options;
+  const requestTimeout = parseOrThrow(
+    requestTimeoutSchema,
+    options.requestTimeoutMs,
+    'REST options',
+    'requestTimeoutMs',
+  );
   const routes = v1Routes(service);
   const routeUrls = routes.map((route) => route.url);
   // JSON bodies carry base64 payloads (4/3 of the bytes) plus the envelope.
@@ -51,20 +60,28 @@ export function buildRestApp(options: RestAppOptions): FastifyInstance {
   const app = Fastify({
     // Polls are answered before Fastify routes them (see PollFastPath); everything else goes to Fastify.
     serverFactory: (fastifyHandler, settings) => {
-      const server = createServer((request, response) => {
-        if (!pollFastPath.handle(request, response)) fastifyHandler(request, response);
-      });
-      // The timeouts Fastify applies to the servers it creates itself (its defaults unless set above).
+      // The timeouts Fastify applies to the servers it creates itself (its defaults unless set below).
       const timeouts = settings as {
         keepAliveTimeout: number;
         requestTimeout: number;
         connectionTimeout: number;
       };
+      // Given at creation, so Node also checks for expired requests often enough to honour a short one.
+      const server = createServer(
+        {
+          requestTimeout: timeouts.requestTimeout,
+          connectionsCheckingInterval: connectionsCheckingInterval(timeouts.requestTimeout),
+        },
+        (request, response) => {
+          if (!pollFastPath.handle(request, response)) fastifyHandler(request, response);
+        },
+      );
       server.keepAliveTimeout = timeouts.keepAliveTimeout;
-      server.requestTimeout = timeouts.requestTimeout;
       server.setTimeout(timeouts.connectionTimeout);
       return server;
     },
+    // Covers receiving the request only (a held long-poll has been received in full); see request-timeout.ts.
+    requestTimeout,
     // Every valid topic and scope must reach its route (find-my-way's default stops at 100 characters).
     routerOptions: { maxParamLength: MAX_PATH_PARAM_LENGTH },
     // Failures met while routing (no route runs, so no hook either) answer in the meshpress format too.
