@@ -46,27 +46,35 @@ export class ReadCache<V> {
       }
       this.#evict(key);
     }
-    let pending = this.#loading.get(key);
-    if (!pending) {
-      pending = load().then(
-        (value) => {
+    const pending = this.#loading.get(key);
+    if (pending) return pending;
+    // The load is the key's epoch: it settles into the cache only while it is still the key's current
+    // load, so one that an invalidation detached (it may have read before the write) changes nothing.
+    const started: Promise<V> = load().then(
+      (value) => {
+        if (this.#loading.get(key) === started) {
           this.#loading.delete(key);
           this.#store(key, value);
-          return value;
-        },
-        (err: unknown) => {
-          this.#loading.delete(key);
-          throw err;
-        },
-      );
-      this.#loading.set(key, pending);
-    }
-    return pending;
+        }
+        return value;
+      },
+      (err: unknown) => {
+        if (this.#loading.get(key) === started) this.#loading.delete(key);
+        throw err;
+      },
+    );
+    this.#loading.set(key, started);
+    return started;
   }
 
-  /** Drops every entry whose key starts with `prefix` (e.g. all of one topic after a write). */
+  /**
+   * Drops every entry whose key starts with `prefix` (e.g. all of one topic after a write), and detaches
+   * loads of those keys in flight: their callers still get what they read, but it is not stored, and later
+   * reads start a load of their own instead of joining one that may have read before the write.
+   */
   invalidatePrefix(prefix: string): void {
     for (const key of [...this.#entries.keys()]) if (key.startsWith(prefix)) this.#evict(key);
+    for (const key of [...this.#loading.keys()]) if (key.startsWith(prefix)) this.#loading.delete(key);
   }
 
   #store(key: string, value: V): void {

@@ -83,4 +83,51 @@ describe('ReadCache', () => {
     expect(await cache.get('t1@1', load)).toBe(3);
     expect(await cache.get('t2@1', load)).toBe(2);
   });
+
+  it('a load in flight when its key is invalidated is neither stored nor joined by later reads', async () => {
+    const cache = new ReadCache<string>({
+      clock: new ManualClock(),
+      ttlMs: 60_000,
+      maxEntries: 10,
+      maxBytes: 10,
+    });
+    const before = counting('before the write');
+    const after = counting('after the write');
+    const early = cache.get('t@1', before.load);
+    const other = cache.get('u@1', async () => 'other topic');
+    cache.invalidatePrefix('t@');
+    const late = cache.get('t@1', after.load);
+    expect(after.calls.n).toBe(1);
+    // The invalidated load ends first: its caller gets its answer, and the newer load stays the one joined.
+    before.release();
+    expect(await early).toBe('before the write');
+    const joined = cache.get('t@1', async () => 'a third load');
+    after.release();
+    expect(await late).toBe('after the write');
+    expect(await joined).toBe('after the write');
+    expect(await cache.get('t@1', async () => 'not needed')).toBe('after the write');
+    // Other keys keep their loads.
+    expect(await other).toBe('other topic');
+    expect(await cache.get('u@1', async () => 'not needed')).toBe('other topic');
+  });
+
+  it('an invalidated load that fails after a newer one started does not drop the newer one', async () => {
+    const cache = new ReadCache<string>({
+      clock: new ManualClock(),
+      ttlMs: 60_000,
+      maxEntries: 10,
+      maxBytes: 10,
+    });
+    let fail!: (err: Error) => void;
+    const early = cache.get('t@1', () => new Promise<string>((_, reject) => (fail = reject)));
+    cache.invalidatePrefix('t@');
+    const after = counting('after the write');
+    const late = cache.get('t@1', after.load);
+    fail(new Error('store down'));
+    await expect(early).rejects.toThrow('store down');
+    const joined = cache.get('t@1', async () => 'a third load');
+    after.release();
+    expect(await joined).toBe('after the write');
+    expect(await late).toBe('after the write');
+  });
 });
