@@ -12,7 +12,12 @@ import pino from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DirBlobStore } from '../../server/src/blob/dir-blob-store.js';
 import { SqliteConfigStore } from '../../server/src/store/sqlite/sqlite-config-store.js';
-import { InProcessLeadership, type Leadership, startFallbackWriter } from '../../server/src/tasks/index.js';
+import {
+  buildFallbackDocument,
+  InProcessLeadership,
+  type Leadership,
+  startFallbackWriter,
+} from '../../server/src/tasks/index.js';
 
 const INTERVAL = 60_000;
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -190,5 +195,67 @@ describe('fallback writer', () => {
     const w = await world();
     expect(() => startFallbackWriter({ ...w, intervalMs: -5 })).toThrow(/intervalMs/);
     expect(() => startFallbackWriter({ ...w, key: '../escape' })).toThrow(/key/);
+  });
+
+  it('reuses a previous record only while its version is committed: a purged pinned version drops out', async () => {
+    const w = await world();
+    await w.store.putTopic({ name: 't', retention: {} }, w.clock.now());
+    const v1 = await w.publish('t', 'one', ['*']);
+    const v2 = await w.publish('t', 'two', ['*']);
+    await w.store.setPin('t', {
+      scope: '*',
+      version: v1,
+      reason: 'rollback',
+      author: 'ops',
+      setAt: w.clock.now(),
+    });
+    const build = (known?: Awaited<ReturnType<typeof buildFallbackDocument>>['known']) =>
+      buildFallbackDocument({ store: w.store, now: w.clock.now(), writer: 'w', known });
+    const versionsOf = (doc: Awaited<ReturnType<typeof build>>['document']) =>
+      doc.topics[0]!.versions.map((v) => v.version);
+
+    const first = await build();
+    expect(versionsOf(first.document)).toEqual([v2, v1]);
+
+    // Committed records are still reused: the second build reads no record again.
+    const reads = vi.spyOn(w.store, 'getVersion');
+    const second = await build(first.known);
+    expect(versionsOf(second.document)).toEqual([v2, v1]);
+    expect(reads).not.toHaveBeenCalled();
+
+    // The janitor's delete landing after a late pin: the pin stays, the version is gone.
+    await w.store.deleteVersion('t', v1);
+    const third = await build(second.known);
+    expect(third.document.topics[0]!.pins.map((p) => p.version)).toEqual([v1]);
+    expect(versionsOf(third.document)).toEqual([v2]);
+    expect(reads).toHaveBeenCalledWith('t', v1);
+    // As a build with nothing known (another instance, a restart) has it.
+    expect(versionsOf((await build()).document)).toEqual([v2]);
+  });
+
+  it('the writer stops serving a purged pinned version at its next run', async () => {
+    const w = await world();
+    await w.store.putTopic({ name: 't', retention: {} }, w.clock.now());
+    const v1 = await w.publish('t', 'one', ['*']);
+    await w.publish('t', 'two', ['*']);
+    await w.store.setPin('t', {
+      scope: '*',
+      version: v1,
+      reason: 'rollback',
+      author: 'ops',
+      setAt: w.clock.now(),
+    });
+    const writer = startFallbackWriter({ ...w, intervalMs: INTERVAL });
+    cleanups.push(() => writer.close());
+    await writer.runOnce();
+    const reader = new FileFallbackCacheReader({ path: w.cachePath, clock: w.clock });
+    cleanups.push(() => reader.close());
+    expect((await reader.lookup('t', { app: 'x' }))?.version).toBe(v1);
+
+    await w.store.deleteVersion('t', v1);
+    w.clock.advance(1);
+    await writer.runOnce();
+    const doc = await decodeFallbackCache(await readFile(w.cachePath));
+    expect(doc.topics[0]!.versions.map((v) => v.version)).toEqual([2]);
   });
 });

@@ -7,12 +7,16 @@ import {
 } from '@meshpress/client';
 import { loadTopicView } from '../core/topic-view.js';
 import type { ConfigStore } from '../store/config-store.js';
+import { reuseWhileCommitted } from './committed-reuse.js';
 
 export const DEFAULT_FALLBACK_PAGE_SIZE = 200;
 /** Topics loaded at once: enough to hide store latency, few enough not to crowd out live traffic. */
 export const DEFAULT_FALLBACK_CONCURRENCY = 8;
 
-/** Servable version records per topic, reused by the next build (committed records never change). */
+/**
+ * Servable version records per topic, reused by the next build for versions still committed then
+ * (committed records never change, except for scopes added later, which the load checks).
+ */
 export type KnownRecords = ReadonlyMap<string, ReadonlyMap<number, VersionRecord>>;
 
 export interface BuildFallbackOptions {
@@ -46,7 +50,8 @@ export async function buildFallbackDocument(
     const page = await store.listTopics({ after, limit: pageSize });
     await forEachLimited(page, concurrency, async ({ name }) => {
       throwIfAborted(signal);
-      const view = await loadTopicView(store, name, now, options.known?.get(name));
+      const reuse = reuseWhileCommitted(store, options.known?.get(name));
+      const view = await loadTopicView(reuse.store, name, now, reuse.known);
       // Deleted between the listing and the load.
       if (!view) return;
       known.set(name, view.servable);
