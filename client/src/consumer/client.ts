@@ -100,7 +100,7 @@ export class MeshpressClient {
       this.#ownsTransport = true;
     }
     this.#s3 = new S3Downloader(o.s3);
-    this.#diskCache = o.cacheDir ? new DiskCache(o.cacheDir, o.identity) : undefined;
+    this.#diskCache = o.cacheDir ? new DiskCache(o.cacheDir, o.identity, o.clock) : undefined;
     const downloader = new Downloader({
       transport: this.#transport,
       s3: this.#s3,

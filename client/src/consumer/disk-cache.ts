@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { type Clock, systemClock } from '../core/clock.js';
 import type { VersionRecord } from '../core/model.js';
 import { type Identity, identitySchema, TOPIC_NAME_PATTERN } from '../core/names.js';
 import { SHA256_PATTERN } from '../core/sha256.js';
@@ -10,6 +11,15 @@ import { verifyPayload } from './integrity.js';
 
 /** Version of the on-disk layout; an entry of another format is ignored (a miss), never misread. */
 export const DISK_CACHE_FORMAT = 1;
+
+/**
+ * A temporary file older than this is left by a crash in the middle of a write, not a write under way (one
+ * takes milliseconds), and is removed when the cache is first written to.
+ */
+export const STALE_TEMP_FILE_MS = 10 * 60_000;
+
+/** `.<name>.<12 hex>.tmp`, as #atomicWrite names them; the name is checked further by isCacheFileName. */
+const TEMP_NAME = /^\.(.+)\.[0-9a-f]{12}\.tmp$/;
 
 const entrySchema = z.object({
   format: z.literal(DISK_CACHE_FORMAT),
@@ -40,11 +50,13 @@ export interface DiskCacheEntry {
 export class DiskCache {
   readonly #dir: string;
   readonly #identity: Identity;
+  readonly #clock: Clock;
   #ready: Promise<void> | undefined;
 
-  constructor(dir: string, identity: Identity) {
+  constructor(dir: string, identity: Identity, clock: Clock = systemClock) {
     this.#dir = dir;
     this.#identity = identity;
+    this.#clock = clock;
   }
 
   get directory(): string {
@@ -103,8 +115,30 @@ export class DiskCache {
   }
 
   #ensureDir(): Promise<void> {
-    this.#ready ??= mkdir(this.#dir, { recursive: true }).then(() => undefined);
+    this.#ready ??= mkdir(this.#dir, { recursive: true }).then(() => this.#removeStaleTemps());
     return this.#ready;
+  }
+
+  /**
+   * Temporary files a crash left in the middle of a write are never read, but would pile up (a payload
+   * copy each). Best effort: whatever cannot be listed, inspected or removed stays.
+   */
+  async #removeStaleTemps(): Promise<void> {
+    const names = await readdir(this.#dir).catch(() => [] as string[]);
+    const before = this.#clock.now() - STALE_TEMP_FILE_MS;
+    await Promise.all(
+      names
+        .filter((n) => isCacheFileName(TEMP_NAME.exec(n)?.[1]))
+        .map(async (n) => {
+          const path = join(this.#dir, n);
+          try {
+            const stats = await lstat(path);
+            if (stats.isFile() && stats.mtimeMs < before) await rm(path, { force: true });
+          } catch {
+            // Gone meanwhile, or not ours to remove.
+          }
+        }),
+    );
   }
 
   async #atomicWrite(name: string, data: Uint8Array): Promise<void> {
@@ -148,6 +182,15 @@ export class DiskCache {
         .map((n) => rm(join(this.#dir, n), { force: true })),
     );
   }
+}
+
+/** `<topic>.json` or `<topic>.<64 hex>.data`: the only names this cache writes. */
+function isCacheFileName(name: string | undefined): boolean {
+  if (name === undefined) return false;
+  if (name.endsWith('.json')) return TOPIC_NAME_PATTERN.test(name.slice(0, -'.json'.length));
+  if (!name.endsWith('.data')) return false;
+  const topic = name.slice(0, -'.data'.length - 65);
+  return TOPIC_NAME_PATTERN.test(topic) && isDataFileOf(topic, name);
 }
 
 /** `<topic>.<64 hex>.data` exactly: another topic's name may start with this one's plus a dot. */

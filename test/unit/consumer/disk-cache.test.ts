@@ -1,7 +1,7 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sha256Hex, type VersionRecord } from '@meshpress/client';
+import { ManualClock, sha256Hex, type VersionRecord } from '@meshpress/client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DiskCache } from '../../../client/src/consumer/index.js';
 import { IDENTITY, record, text } from './support.js';
@@ -92,6 +92,31 @@ describe('DiskCache', () => {
     const read = await cache.read('a.routes');
     expect(read?.record.version).toBe(1);
     expect(text(read!.data)).toBe('one');
+  });
+
+  it('removes temporary files a crash left behind, once they are old enough not to be a write under way', async () => {
+    const clock = new ManualClock();
+    const sha = sha256Hex(new TextEncoder().encode('lost'));
+    const minutesAgo = (m: number) => new Date(clock.now() - m * 60_000);
+    const files = {
+      oldMeta: '.a.routes.json.0123456789ab.tmp',
+      oldData: `.a.routes.${sha}.data.abcdef012345.tmp`,
+      recent: '.b.routes.json.fedcba987654.tmp',
+      notOurs: '.editor-swap.tmp',
+    };
+    for (const name of Object.values(files)) {
+      await writeFile(join(dir, name), 'partial');
+      const age = name === files.recent ? 1 : 60;
+      await utimes(join(dir, name), minutesAgo(age), minutesAgo(age));
+    }
+    const cache = new DiskCache(dir, IDENTITY, clock);
+    await cache.write(entry(record('c.routes', 1, 'one')));
+    const left = await readdir(dir);
+    expect(left).not.toContain(files.oldMeta);
+    expect(left).not.toContain(files.oldData);
+    expect(left).toContain(files.recent);
+    expect(left).toContain(files.notOurs);
+    expect(text((await cache.read('c.routes'))!.data)).toBe('one');
   });
 
   it('refuses names that are not topic names', async () => {
