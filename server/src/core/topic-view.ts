@@ -41,7 +41,9 @@ export const MAX_FALLBACK_DEPTH = 16;
  * Builds a TopicView from the store. Version records are immutable once committed, except for their
  * scopes, which can only grow (addScopes): a record already known (from the previous view) is reused
  * instead of read again unless the snapshot lists a scope of it that the record lacks, so the records
- * polls serve carry the scopes their snapshot shows.
+ * polls serve carry the scopes their snapshot shows. A version the snapshot does not show committed (no
+ * committed publish of it) is always read again: it may have been purged since it was known, and only the
+ * store can say (a pin still naming it makes the load ask for it).
  */
 export async function loadTopicView(
   store: ConfigStore,
@@ -69,7 +71,7 @@ export async function loadTopicView(
     if (records.has(version)) return records.get(version);
     const reusable = known.get(version);
     const record =
-      reusable && hasScopes(reusable, scopesOf.get(version))
+      reusable && isReusable(reusable, scopesOf.get(version))
         ? reusable
         : await store.getVersion(name, version);
     records.set(version, record);
@@ -119,8 +121,9 @@ export async function loadTopicView(
   };
 }
 
-function hasScopes(record: VersionRecord, scopes: ReadonlySet<string> | undefined): boolean {
-  if (!scopes) return true;
+/** Whether a known record can stand for the version: the snapshot shows it committed, with no new scope. */
+function isReusable(record: VersionRecord, scopes: ReadonlySet<string> | undefined): boolean {
+  if (!scopes) return false;
   const held = new Set(record.scopes.map((s) => s.scope));
   for (const scope of scopes) if (!held.has(scope)) return false;
   return true;
