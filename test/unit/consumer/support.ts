@@ -135,14 +135,19 @@ export class FakeTransport implements PollTransport {
     }
   }
 
-  async fetchData(topic: string, version: number): Promise<Uint8Array> {
+  async fetchData(topic: string, version: number, _signal: AbortSignal): Promise<Uint8Array> {
     if (this.mode !== 'up') throw new UnavailableError('connection refused');
     const found = this.history_.get(topic)?.find((r) => r.version === version);
     if (found?.pointer.kind !== 'direct') throw new UnavailableError('no such data');
     return found.pointer.data;
   }
 
-  async history(topic: string, before: number | undefined, limit: number): Promise<VersionRecord[]> {
+  async history(
+    topic: string,
+    before: number | undefined,
+    limit: number,
+    _signal: AbortSignal,
+  ): Promise<VersionRecord[]> {
     if (this.mode !== 'up') throw new UnavailableError('connection refused');
     return (this.history_.get(topic) ?? [])
       .filter((r) => before === undefined || r.version < before)
