@@ -1,6 +1,5 @@
 import {
   errorView,
-  parseOrThrow,
   pinView,
   pollUpdateView,
   toPinView,
@@ -10,21 +9,20 @@ import {
   versionView,
 } from '@meshpress/client';
 import { z } from 'zod';
-import type { PublishInput } from '../core/inputs.js';
 import type { MeshpressService } from '../core/service.js';
+import { renameIssuePaths } from '../grpc/errors.js';
 import { pollUntilAnswered } from './poll-call.js';
 import { pollResponseBody } from './poll-response.js';
+import { jsonPublish, rawPublish } from './publish-input.js';
 import {
   addScopesBody,
   listTopicsQuery,
   listVersionsQuery,
-  metadataFromQuery,
   pinBody,
   pinParams,
   pollBody,
   publishBody,
   putTopicBody,
-  rawPublishQuery,
   resolveQuery,
   topicParams,
   unpinQuery,
@@ -109,10 +107,12 @@ export function v1Routes(service: MeshpressService): RouteSpec[] {
       rawBody: true,
       responses: { 201: versionView, ...errors, 413: errorView, 422: errorView },
       async handler({ params, body, caller, request, reply }) {
-        const input = Buffer.isBuffer(request.body)
+        const { input, fieldOf } = Buffer.isBuffer(request.body)
           ? rawPublish(params.topic, request.body, request.query, request.headers['content-type'])
           : jsonPublish(params.topic, body!);
-        const record = await service.publish(caller, input);
+        const record = await service.publish(caller, input).catch((err: unknown) => {
+          throw renameIssuePaths(err, fieldOf);
+        });
         reply.code(201).header('location', `/v1/topics/${record.topic}/versions/${record.version}`);
         return toVersionView(record, { inlineData: false });
       },
@@ -271,50 +271,4 @@ export function v1Routes(service: MeshpressService): RouteSpec[] {
       },
     }),
   ];
-}
-
-function jsonPublish(topic: string, body: z.output<typeof publishBody>): PublishInput {
-  const p = body.payload;
-  const common = {
-    topic,
-    ...(body.scopes ? { scopes: body.scopes } : {}),
-    ...(body.metadata ? { metadata: body.metadata } : {}),
-    ...(body.sha256 ? { sha256: body.sha256 } : {}),
-  };
-  if ('s3' in p) return { ...common, contentType: body.contentType, payload: { kind: 's3', ...p.s3 } };
-  if ('text' in p)
-    return {
-      ...common,
-      contentType: body.contentType ?? 'text/plain; charset=utf-8',
-      payload: { kind: 'bytes', data: Buffer.from(p.text, 'utf8') },
-    };
-  if ('base64' in p)
-    return {
-      ...common,
-      contentType: body.contentType,
-      payload: { kind: 'bytes', data: Buffer.from(p.base64, 'base64') },
-    };
-  return {
-    ...common,
-    contentType: body.contentType ?? 'application/json',
-    payload: { kind: 'bytes', data: Buffer.from(JSON.stringify(p.document ?? null), 'utf8') },
-  };
-}
-
-function rawPublish(
-  topic: string,
-  data: Buffer,
-  query: unknown,
-  contentType: string | undefined,
-): PublishInput {
-  const parsed = { data: parseOrThrow(rawPublishQuery, query ?? {}, 'query') };
-  const scope = parsed.data.scope;
-  return {
-    topic,
-    payload: { kind: 'bytes', data },
-    contentType: contentType ?? 'application/octet-stream',
-    ...(scope === undefined ? {} : { scopes: Array.isArray(scope) ? scope : [scope] }),
-    metadata: metadataFromQuery(parsed.data),
-    ...(parsed.data.sha256 ? { sha256: parsed.data.sha256 } : {}),
-  };
 }
