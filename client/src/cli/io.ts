@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { Clock } from '../core/clock.js';
 
 /** A writable text/byte sink (process.stdout, process.stderr, or a test double). */
 export interface OutputStream {
@@ -14,6 +15,10 @@ export interface CliIo {
   readonly stderr: OutputStream;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly interrupt: Interrupt;
+  /** Time for waits and retry delays (default systemClock): tests pass a ManualClock. */
+  readonly clock?: Clock;
+  /** Jitter source in [0, 1) (default Math.random). */
+  readonly random?: () => number;
 }
 
 /**

@@ -38,7 +38,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       io,
       json,
       admin: () => {
-        admin ??= buildAdmin(values, io.env, name);
+        admin ??= buildAdmin(values, io, name);
         return admin;
       },
       print: (text) => writeFully(io.stdout, `${text}\n`),
@@ -104,10 +104,14 @@ function checkArity(command: Command, args: readonly string[]): void {
     );
 }
 
-function buildAdmin(values: FlagValues, env: CliIo['env'], command: string): MeshpressAdmin {
-  const options = adminOptionsFrom(values, env, command);
+function buildAdmin(values: FlagValues, io: CliIo, command: string): MeshpressAdmin {
+  const options = adminOptionsFrom(values, io.env, command);
   try {
-    return new MeshpressAdmin(options);
+    return new MeshpressAdmin({
+      ...options,
+      ...(io.clock ? { clock: io.clock } : {}),
+      ...(io.random ? { random: io.random } : {}),
+    });
   } catch (error) {
     if (!(error instanceof ValidationError)) throw error;
     throw new UsageError(

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { systemClock } from '../../core/clock.js';
+import { type Clock, systemClock } from '../../core/clock.js';
 import { IntegrityError, InternalError, TooManyRequestsError, UnavailableError } from '../../core/errors.js';
 import { sleep } from '../../publisher/abortable-sleep.js';
 import { retryDelayMs } from '../../publisher/retry-delay.js';
@@ -35,9 +35,10 @@ export const watch: Command = {
   details: [
     'Long-polls the server as a proxy with that identity would, downloads each new version, verifies its',
     'sha256 and prints it: first the version the identity gets now, then every change (pins included).',
-    'A version that fails verification is reported on stderr and skipped. --wait 0 polls without holding,',
-    'at most once a second. With --json each version is one',
-    'line of JSON. Example: meshpress watch mesh.prod.routes --app checkout --region eu-west-1 --node i-0abc',
+    'A version that fails verification is reported on stderr and skipped until a newer version or a pin',
+    'arrives; a failing server or download is retried with jittered backoff growing to 30 s. --wait 0',
+    'polls without holding, at most once a second. With --json each version is one line of JSON.',
+    'Example: meshpress watch mesh.prod.routes --app checkout --region eu-west-1 --node i-0abc',
   ].join('\n'),
   async run(ctx) {
     const { '--wait': waitMs } = parseFlags(watchFlags, { '--wait': ctx.flags.wait }, this.name);
@@ -54,36 +55,67 @@ export const watch: Command = {
         `watching ${topic} as ${describeIdentity(identity)} (Ctrl-C to stop)\n`,
       );
 
+    const clock = ctx.io.clock ?? systemClock;
+    const random = ctx.io.random ?? Math.random;
+    const retry = async (error: unknown, attempt: number) => {
+      const delay = retryDelayMs(attempt, RETRY_BASE_MS, RETRY_MAX_MS, random);
+      await warn(ctx, `${messageOf(error)}; retrying in ${(delay / 1000).toFixed(1)} s`);
+      await sleep(clock, delay, stop).catch(() => undefined);
+    };
+
     let current: number | undefined;
-    let failures = 0;
+    // The version the polls claim to have: the one printed last, or one skipped since, so that the server
+    // holds the poll instead of offering the skipped version again.
+    let have: number | undefined;
+    let pollFailures = 0;
+    // Counted per version and kept across the polls in between: those succeed at once (the server offers
+    // the same version again), and resetting on them kept every retry under half a second.
+    let failing = { version: -1, count: 0 };
     while (!stop.aborted) {
+      let update: PollUpdate | undefined;
       try {
-        const began = systemClock.now();
-        const updates = await admin.poll(identity, [{ topic, currentVersion: current }], {
+        const began = clock.now();
+        const updates = await admin.poll(identity, [{ topic, currentVersion: have }], {
           waitMs,
           signal: stop,
         });
-        failures = 0;
-        const update = updates.find((u) => u.topic === topic);
+        pollFailures = 0;
+        update = updates.find((u) => u.topic === topic);
         if (!update || !isNewer(update, current)) {
-          const left = MIN_WATCH_CYCLE_MS - (systemClock.now() - began);
-          if (left > 0) await sleep(systemClock, left, stop).catch(() => undefined);
+          // Only after a skip: the server moved to the version already printed (a pin), nothing to show.
+          if (update) have = update.version;
+          const left = MIN_WATCH_CYCLE_MS - (clock.now() - began);
+          if (left > 0) await sleep(clock, left, stop).catch(() => undefined);
           continue;
         }
-        const data = await admin.payloadOf(update.record, { signal: stop });
-        current = update.version;
-        await report(ctx, update, data.byteLength);
       } catch (error) {
         if (stop.aborted) break;
         if (!isTransient(error)) throw error;
-        const delay = retryDelayMs(failures++, RETRY_BASE_MS, RETRY_MAX_MS, Math.random);
-        const message = error instanceof Error ? error.message : String(error);
-        await writeFully(
-          ctx.io.stderr,
-          `meshpress: watch: ${message}; retrying in ${(delay / 1000).toFixed(1)} s\n`,
-        );
-        await sleep(systemClock, delay, stop).catch(() => undefined);
+        await retry(error, pollFailures++);
+        continue;
       }
+      let size: number;
+      try {
+        size = (await admin.payloadOf(update.record, { signal: stop })).byteLength;
+      } catch (error) {
+        if (stop.aborted) break;
+        if (error instanceof IntegrityError) {
+          // The bytes stored for this version are wrong and stay wrong: downloading them again helps nobody.
+          have = update.version;
+          await warn(
+            ctx,
+            `${messageOf(error)}; version ${update.version} skipped, waiting for a newer version or a pin`,
+          );
+          continue;
+        }
+        if (!isTransient(error)) throw error;
+        if (failing.version !== update.version) failing = { version: update.version, count: 0 };
+        await retry(error, failing.count++);
+        continue;
+      }
+      current = have = update.version;
+      failing = { version: -1, count: 0 };
+      await report(ctx, clock, update, size);
     }
     return undefined;
   },
@@ -96,21 +128,28 @@ function isNewer(update: PollUpdate, current: number | undefined): boolean {
 }
 
 /**
- * Worth retrying: the service is down, busy or failing, or a download was corrupt (the last good version
- * stays). Anything else (a bad flag value the server refused) ends the watch.
+ * Worth retrying: the service is down, busy or failing. Anything else (a bad flag value the server
+ * refused) ends the watch. A corrupt download is neither: its version is skipped.
  */
 function isTransient(error: unknown): boolean {
   return (
     error instanceof UnavailableError ||
     error instanceof TooManyRequestsError ||
-    error instanceof IntegrityError ||
     error instanceof InternalError
   );
 }
 
-async function report(ctx: CommandContext, update: PollUpdate, size: number): Promise<void> {
+function warn(ctx: CommandContext, message: string): Promise<void> {
+  return writeFully(ctx.io.stderr, `meshpress: watch: ${message}\n`);
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+async function report(ctx: CommandContext, clock: Clock, update: PollUpdate, size: number): Promise<void> {
   const record = update.record;
-  const appliedAt = systemClock.now();
+  const appliedAt = clock.now();
   if (ctx.json) {
     const line = {
       topic: update.topic,
