@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, InjectOptions } from 'fastify';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildRestApp } from '../../server/src/rest/app.js';
@@ -36,7 +36,7 @@ const s3 = (pointer: Record<string, unknown>) => ({
   payload: { s3: { locations: [location], size: 1, sha256: 'a'.repeat(64), ...pointer } },
 });
 
-async function rejected(request: Parameters<FastifyInstance['inject']>[0]) {
+async function rejected(request: InjectOptions) {
   const res = await app.inject(request);
   expect(res.statusCode).toBe(400);
   const { error } = res.json();
