@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { z } from 'zod';
-import { MalformedRequestError, ValidationError } from '../core/errors.js';
+import { ValidationError } from '../core/errors.js';
 import { parseOrThrow } from '../core/validation.js';
+import { yamlToJson } from './yaml-document.js';
 
 /** What `MeshpressAdmin.publish` accepts as a payload. */
 export type PublishPayload =
@@ -74,35 +75,15 @@ export function contentTypeForPath(path: string): string {
   return BY_EXTENSION[extname(path).toLowerCase()] ?? BYTES_CONTENT_TYPE;
 }
 
-/** Parses YAML text (one document) into the JSON value it describes. */
-export async function yamlToJson(text: string): Promise<unknown> {
-  // Loaded on first use, so commands that never see YAML start faster.
-  const { parse: parseYaml } = await import('yaml');
-  try {
-    return parseYaml(text, { prettyErrors: true, uniqueKeys: true });
-  } catch (cause) {
-    const reason = cause instanceof Error ? cause.message.split('\n')[0]!.replace(/:$/, '') : String(cause);
-    throw new MalformedRequestError(`the YAML document does not parse: ${reason}`, { cause });
-  }
-}
-
-/** Parses JSON text into a value, with a MalformedRequestError naming the problem. */
-export function parseJsonDocument(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (cause) {
-    throw new MalformedRequestError(
-      `the JSON document does not parse: ${cause instanceof Error ? cause.message : cause}`,
-      { cause },
-    );
-  }
-}
-
 function documentPayload(value: unknown, contentType: string | undefined): PreparedPayload {
   let text: string | undefined;
   try {
-    text = JSON.stringify(value);
+    text = JSON.stringify(value, refuseNonFinite);
   } catch (cause) {
+    if (cause instanceof NonFiniteNumber)
+      throw new ValidationError(`the document cannot be written as JSON (${cause.message})`, [
+        { path: 'payload.document', message: cause.message },
+      ]);
     throw new ValidationError('the document cannot be written as JSON', [
       { path: 'payload.document', message: cause instanceof Error ? cause.message : String(cause) },
     ]);
@@ -121,6 +102,17 @@ function documentPayload(value: unknown, contentType: string | undefined): Prepa
     form: 'document',
     document: JSON.parse(text),
   };
+}
+
+class NonFiniteNumber extends Error {}
+
+/** A JSON.stringify replacer: NaN and the infinities would silently become null. */
+function refuseNonFinite(key: string, value: unknown): unknown {
+  if (typeof value === 'number' && !Number.isFinite(value))
+    throw new NonFiniteNumber(
+      `${value}${key === '' ? '' : ` under key '${key}'`} is not a JSON number (it would become null)`,
+    );
+  return value;
 }
 
 async function readPayloadFile(path: string): Promise<Uint8Array> {

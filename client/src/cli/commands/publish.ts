@@ -1,12 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { systemClock } from '../../core/clock.js';
-import {
-  contentTypeForPath,
-  type PublishPayload,
-  parseJsonDocument,
-  yamlToJson,
-} from '../../publisher/payload-input.js';
+import { parseJsonDocument } from '../../publisher/json-document.js';
+import { contentTypeForPath, type PublishPayload } from '../../publisher/payload-input.js';
+import { decodeUtf8Text } from '../../publisher/utf8-text.js';
+import { yamlToJson } from '../../publisher/yaml-document.js';
 import type { UploadProgress } from '../../publisher/progress.js';
 import type { Command, CommandContext } from '../command.js';
 import { keyValuePairs, parseFlags } from '../flag-parsing.js';
@@ -99,9 +97,10 @@ async function readPayload(
   source: string,
 ): Promise<{ payload: PublishPayload; contentType?: string }> {
   const bytes = source === '-' ? await readAll(ctx.io.stdin) : await readFileBytes(source);
-  if (ctx.flags.yaml === true) return { payload: { document: await yamlToJson(bytes.toString('utf8')) } };
+  if (ctx.flags.yaml === true)
+    return { payload: { document: await yamlToJson(decodeUtf8Text(bytes, 'YAML')) } };
   if (ctx.flags['json-input'] === true)
-    return { payload: { document: parseJsonDocument(bytes.toString('utf8')) } };
+    return { payload: { document: parseJsonDocument(decodeUtf8Text(bytes, 'JSON')) } };
   return source === '-' ? { payload: bytes } : { payload: bytes, contentType: contentTypeForPath(source) };
 }
 
