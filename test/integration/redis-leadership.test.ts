@@ -1,9 +1,23 @@
 import { randomUUID } from 'node:crypto';
-import { systemClock, ValidationError } from '@meshpress/client';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  DEFAULT_FALLBACK_CACHE_KEY,
+  decodeFallbackCache,
+  ManualClock,
+  sha256Hex,
+  systemClock,
+  ValidationError,
+} from '@meshpress/client';
 import { Redis } from 'ioredis';
 import pino from 'pino';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { DirBlobStore } from '../../server/src/blob/dir-blob-store.js';
 import { RedisLeadership } from '../../server/src/leadership/redis-leadership.js';
+import { SqliteConfigStore } from '../../server/src/store/sqlite/sqlite-config-store.js';
+import { LeaseLostError } from '../../server/src/tasks/errors.js';
+import { FALLBACK_WRITER_TASK, startFallbackWriter } from '../../server/src/tasks/fallback-writer.js';
 import { PeriodicTask } from '../../server/src/tasks/periodic-task.js';
 import { type RedisService, startRedis } from '../support/services/index.js';
 
@@ -178,6 +192,89 @@ describe('RedisLeadership', () => {
     const before = runs[follower];
     await sleep(400);
     expect(runs[follower]).toBeGreaterThan(before);
+  });
+
+  it("a fallback writer that loses its lease mid-run stops, and never overwrites its successor's cache", async () => {
+    const keyPrefix = `meshpress:test:${randomUUID()}:`;
+    const T1 = 1_700_000_000_000;
+    const LEASE_MS = 3_000;
+    const logger = pino({ level: 'silent' });
+    const dir = await mkdtemp(join(tmpdir(), 'meshpress-lease-'));
+    const store = await SqliteConfigStore.open({ path: ':memory:' });
+    const blobs = new DirBlobStore({ root: dir });
+    cleanups.push(async () => {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    });
+    await store.putTopic({ name: 't', retention: {} }, T1);
+    const data = new TextEncoder().encode('v1');
+    await store.allocateVersion('t');
+    await store.writeVersion({
+      topic: 't',
+      version: 1,
+      metadata: {},
+      pointer: { kind: 'direct', data },
+      size: data.byteLength,
+      sha256: sha256Hex(data),
+      contentType: 'text/plain',
+      publisher: 'ci',
+      createdAt: T1,
+    });
+    await store.addScopes('t', 1, ['*'], T1);
+    await store.commitVersion('t', 1, T1);
+
+    const instance = (id: string, clock: ManualClock) => {
+      const leadership = new RedisLeadership(
+        { url: redis.url, instanceId: id, keyPrefix, commandTimeoutMs: 500 },
+        { clock, logger },
+      );
+      // Scheduled runs far away: only the runs the test asks for happen.
+      const writer = startFallbackWriter({
+        store,
+        blobs,
+        clock,
+        logger,
+        leadership,
+        instanceId: id,
+        intervalMs: 60_000,
+        initialDelayMs: 3_600_000,
+      });
+      cleanups.push(async () => {
+        await writer.close();
+        await leadership.close();
+      });
+      return { leadership, writer, clock };
+    };
+    const a = instance('instance-a', new ManualClock(T1));
+    const b = instance('instance-b', new ManualClock(T1 + 10_000));
+
+    // A holds the lease and starts a write whose store reads hang (a slow build, a paused process).
+    expect(await a.leadership.acquire(FALLBACK_WRITER_TASK, LEASE_MS)).toBe(true);
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const listTopics = store.listTopics.bind(store);
+    vi.spyOn(store, 'listTopics').mockImplementationOnce(async (options) => {
+      await gate;
+      return listTopics(options);
+    });
+    const late = a.writer.runOnce();
+    late.catch(() => undefined);
+
+    // The lease expires behind A's back; A's next renewal finds it gone.
+    await admin.del(`${keyPrefix}${FALLBACK_WRITER_TASK}`);
+    a.clock.advance(LEASE_MS / 3);
+    await vi.waitFor(() => expect(a.leadership.holds(FALLBACK_WRITER_TASK)).toBe(false), { timeout: 2_000 });
+
+    // B takes the task over and writes a cache generated at T2.
+    expect(await b.leadership.acquire(FALLBACK_WRITER_TASK, LEASE_MS)).toBe(true);
+    expect((await b.writer.runOnce()).written).toBe(true);
+
+    open();
+    await expect(late).rejects.toBeInstanceOf(LeaseLostError);
+    const stored = await decodeFallbackCache(await readFile(join(dir, DEFAULT_FALLBACK_CACHE_KEY)));
+    expect(stored).toMatchObject({ writer: 'instance-b', generatedAt: T1 + 10_000 });
   });
 
   it('rejects invalid options naming the bad field', () => {

@@ -1,8 +1,9 @@
 import { ClosedError, ManualClock, ValidationError } from '@meshpress/client';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
+import { LeaseLostError } from '../../server/src/tasks/errors.js';
 import type { Leadership } from '../../server/src/tasks/leadership.js';
-import { PeriodicTask } from '../../server/src/tasks/periodic-task.js';
+import { PeriodicTask, type TaskIteration } from '../../server/src/tasks/periodic-task.js';
 
 const INTERVAL = 1_000;
 
@@ -40,7 +41,30 @@ class ScriptedLeadership implements Leadership {
   }
 }
 
-function setup(run: (signal: AbortSignal) => Promise<unknown>, leadership = new ScriptedLeadership()) {
+/** ScriptedLeadership that can also lose a lease, noticed (onLost) or not yet (holds() false). */
+class LosableLeadership extends ScriptedLeadership {
+  held = true;
+  readonly #listeners = new Set<(task: string) => void>();
+  holds(): boolean {
+    return this.held;
+  }
+  onLost(listener: (task: string) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+  lose(task: string): void {
+    this.held = false;
+    for (const listener of this.#listeners) listener(task);
+  }
+  get listeners(): number {
+    return this.#listeners.size;
+  }
+}
+
+function setup(
+  run: (signal: AbortSignal, iteration: TaskIteration) => Promise<unknown>,
+  leadership = new ScriptedLeadership(),
+) {
   const clock = new ManualClock();
   const { logger, lines } = capturingLogger();
   const task = new PeriodicTask({ name: 'test-task', intervalMs: INTERVAL, run, clock, logger, leadership });
@@ -192,5 +216,80 @@ describe('PeriodicTask', () => {
     }
     expect(error).toBeInstanceOf(ValidationError);
     expect(error.issues.map((i: any) => i.path)).toEqual(['name', 'intervalMs']);
+  });
+
+  it("aborts an iteration running as the lease holder when that task's lease is lost", async () => {
+    const leadership = new LosableLeadership();
+    const gate = deferred();
+    let signal: AbortSignal | undefined;
+    const { task, tick, lines } = setup(async (s) => {
+      signal = s;
+      await gate.promise;
+      s.throwIfAborted();
+    }, leadership);
+    task.start();
+    await tick();
+    expect(signal?.aborted).toBe(false);
+    leadership.lose('another-task');
+    expect(signal?.aborted).toBe(false);
+    leadership.lose('test-task');
+    expect(signal?.aborted).toBe(true);
+    expect(signal?.reason).toBeInstanceOf(LeaseLostError);
+    expect(signal?.reason).toMatchObject({ code: 'CONFLICT', task: 'test-task' });
+    gate.resolve();
+    await settle();
+    // Logged as a warning, not as a failure; the schedule goes on.
+    expect(lines.some((l) => l.level === 50)).toBe(false);
+    expect(lines.some((l) => l.level === 40 && /lease was lost/.test(l.msg))).toBe(true);
+    await task.close();
+    expect(leadership.listeners).toBe(0);
+  });
+
+  it('a forced run on the lease holder is aborted too; one on another instance is not', async () => {
+    const leadership = new LosableLeadership();
+    const gate = deferred();
+    const { task } = setup(async (s) => {
+      await gate.promise;
+      s.throwIfAborted();
+      return 'done';
+    }, leadership);
+    const asHolder = task.runNow();
+    await settle();
+    leadership.lose('test-task');
+    gate.resolve();
+    await expect(asHolder).rejects.toBeInstanceOf(LeaseLostError);
+
+    // Not holding the lease: an explicit request runs whatever the leadership says.
+    const notHolding = task.runNow();
+    leadership.lose('test-task');
+    await expect(notHolding).resolves.toBe('done');
+    await task.close();
+  });
+
+  it('assertCurrent() stops a holder whose lease may have run out before any renewal noticed', async () => {
+    const leadership = new LosableLeadership();
+    const checks: (string | undefined)[] = [];
+    const check = (iteration: TaskIteration) => {
+      try {
+        iteration.assertCurrent();
+        checks.push(undefined);
+      } catch (error) {
+        checks.push((error as Error).constructor.name);
+      }
+    };
+    const { task } = setup(async (signal, iteration) => {
+      check(iteration);
+      leadership.held = false; // the local deadline passed; no onLost yet
+      check(iteration);
+      return signal.aborted;
+    }, leadership);
+    await expect(task.runNow()).resolves.toBe(true);
+    expect(checks).toEqual([undefined, 'LeaseLostError']);
+
+    // A run on an instance that does not hold the lease is not stopped by it.
+    checks.length = 0;
+    await expect(task.runNow()).resolves.toBe(false);
+    expect(checks).toEqual([undefined, undefined]);
+    await task.close();
   });
 });

@@ -97,7 +97,7 @@ describe('fallback writer', () => {
     cleanups.push(() => writer.close());
     const result = await writer.runOnce();
     const bytes = await readFile(w.cachePath);
-    expect(result).toEqual({ topics: 3, bytes: bytes.byteLength });
+    expect(result).toEqual({ topics: 3, bytes: bytes.byteLength, written: true });
     const doc = await decodeFallbackCache(bytes);
     expect(doc.writer).toBe('writer-1');
     expect(doc.generatedAt).toBe(w.clock.now());
@@ -257,5 +257,43 @@ describe('fallback writer', () => {
     await writer.runOnce();
     const doc = await decodeFallbackCache(await readFile(w.cachePath));
     expect(doc.topics[0]!.versions.map((v) => v.version)).toEqual([2]);
+  });
+
+  it('leaves a cache generated after its build started in place, and overwrites one dated far ahead', async () => {
+    const w = await world();
+    await w.store.putTopic({ name: 'a.routes', retention: {} }, w.clock.now());
+    await w.publish('a.routes', 'one', ['*']);
+    // Writer A's build hangs on the store (a pause, a slow listing); meanwhile B writes a fresh cache.
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const listTopics = w.store.listTopics.bind(w.store);
+    vi.spyOn(w.store, 'listTopics').mockImplementationOnce(async (options) => {
+      await gate;
+      return listTopics(options);
+    });
+    const a = startFallbackWriter({ ...w, intervalMs: INTERVAL, instanceId: 'a' });
+    const clockB = new ManualClock(w.clock.now() + 5_000);
+    const b = startFallbackWriter({ ...w, clock: clockB, intervalMs: INTERVAL, instanceId: 'b' });
+    cleanups.push(
+      () => a.close(),
+      () => b.close(),
+    );
+    const late = a.runOnce();
+    await settle();
+    expect((await b.runOnce()).written).toBe(true);
+    w.clock.advance(6_000);
+    open();
+    expect(await late).toMatchObject({ topics: 1, written: false });
+    const stored = await decodeFallbackCache(await readFile(w.cachePath));
+    expect(stored).toMatchObject({ writer: 'b', generatedAt: clockB.now() });
+    expect(w.lines.some((l) => l.level === 40 && /newer fallback cache is in place/.test(l.msg))).toBe(true);
+
+    // A cache dated more than an interval ahead of this clock: the clocks disagree; it is replaced.
+    clockB.advance(10 * INTERVAL);
+    await b.runOnce();
+    expect(await a.runOnce()).toMatchObject({ written: true });
+    expect((await decodeFallbackCache(await readFile(w.cachePath))).writer).toBe('a');
   });
 });

@@ -17,5 +17,11 @@ export {
   type JanitorTopicReport,
   startJanitor,
 } from './janitor.js';
+export { LeaseLostError } from './errors.js';
 export { InProcessLeadership, type Leadership } from './leadership.js';
-export { DEFAULT_LEASE_INTERVALS, PeriodicTask, type PeriodicTaskOptions } from './periodic-task.js';
+export {
+  DEFAULT_LEASE_INTERVALS,
+  PeriodicTask,
+  type PeriodicTaskOptions,
+  type TaskIteration,
+} from './periodic-task.js';

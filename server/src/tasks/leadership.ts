@@ -18,6 +18,17 @@ export interface Leadership {
   release(task: string): Promise<void>;
   /** Releases every lease and any connection the implementation owns. Idempotent. */
   close?(): Promise<void>;
+  /**
+   * Whether this instance surely holds `task` now: false once the lease may have run out, even before a
+   * renewal noticed. Absent when a lease cannot be lost (in process).
+   */
+  holds?(task: string): boolean;
+  /**
+   * Calls `listener(task)` when a lease this instance held turns out lost (found taken or expired at
+   * renewal, or renewals failed until it ran out). Returns the unsubscribe function. Absent when a lease
+   * cannot be lost.
+   */
+  onLost?(listener: (task: string) => void): () => void;
 }
 
 /** One process, so always the leader: embedded mode and tests. */
