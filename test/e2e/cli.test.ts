@@ -83,8 +83,9 @@ describe.concurrent('meshpress CLI against a running server', { timeout: 180_000
     ]);
     const lines = table.stdout.trimEnd().split('\n');
     expect(lines[0]).toMatch(/^NAME\s+KIND\s+LATEST\s+RETENTION\s+UPDATED\s+DESCRIPTION$/);
+    // The second create changed nothing it was not given: retention and description stay.
     expect(lines.find((l) => l.startsWith('cli.topics '))).toMatch(
-      /^cli\.topics\s+mesh\.routes\.v1\s+0\s+100 versions/,
+      /^cli\.topics\s+mesh\.routes\.v1\s+0\s+5 versions\s+.*CLI routes$/,
     );
     expect(parse(show.stdout)).toMatchObject({ topic: { name: 'cli.topics', latestVersion: 0 }, pins: [] });
   });

@@ -60,6 +60,10 @@ export const OPTIONS = {
   'max-versions': { type: 'string', value: 'n', help: 'retention: keep the newest n versions' },
   'max-age-days': { type: 'string', value: 'days', help: 'retention: keep versions younger than this' },
   description: { type: 'string', value: 'text', help: 'free text shown in listings' },
+  replace: {
+    type: 'boolean',
+    help: 'set exactly the settings given; the others go back to their defaults',
+  },
   // Publishing and scopes.
   scope: {
     type: 'string',

@@ -1,5 +1,8 @@
 import { z } from 'zod';
+import { TopicNotFoundError } from '../../core/errors.js';
 import type { TopicRecord } from '../../core/model.js';
+import type { TopicSpec } from '../../publisher/admin-inputs.js';
+import type { MeshpressAdmin } from '../../publisher/admin.js';
 import type { Command } from '../command.js';
 import { parseFlags } from '../flag-parsing.js';
 import { formatRetention, formatTime, renderFields, renderTable } from '../format.js';
@@ -14,14 +17,19 @@ const createFlags = z.object({
 
 export const topicsCreate: Command = {
   name: 'topics create',
-  summary: 'create a topic, or replace the settings of an existing one',
+  summary: 'create a topic, or change the given settings of an existing one',
   synopsis: '<topic>',
   minArgs: 1,
   maxArgs: 1,
-  options: ['kind', 'max-versions', 'max-age-days', 'description'],
-  details:
-    'Without --max-versions or --max-age-days the server keeps the newest 100 versions.\n' +
+  options: ['kind', 'max-versions', 'max-age-days', 'description', 'replace'],
+  details: [
+    'A new topic gets the settings given; without --max-versions or --max-age-days the server keeps the',
+    'newest 100 versions. On an existing topic only the settings given change, the others are kept;',
+    'either retention flag replaces the whole retention (--max-age-days alone drops --max-versions).',
+    '--replace sets exactly the settings given instead: the others go back to their defaults (no kind,',
+    'no description, 100 versions).',
     'Example: meshpress topics create mesh.prod.inventory.routes --kind mesh.routes.v1 --max-versions 50',
+  ].join('\n'),
   async run(ctx) {
     const flags = parseFlags(
       createFlags,
@@ -37,12 +45,17 @@ export const topicsCreate: Command = {
       ...(flags['--max-versions'] === undefined ? {} : { maxVersions: flags['--max-versions'] }),
       ...(flags['--max-age-days'] === undefined ? {} : { maxAgeDays: flags['--max-age-days'] }),
     };
-    const name = ctx.args[0]!;
-    const { topic, created } = await ctx.admin().createTopic(name, {
+    const spec: TopicSpec = {
       ...(Object.keys(retention).length === 0 ? {} : { retention }),
       ...(flags['--kind'] === undefined ? {} : { kind: flags['--kind'] }),
       ...(flags['--description'] === undefined ? {} : { description: flags['--description'] }),
-    });
+    };
+    const { topic, created } = await createOrUpdate(
+      ctx.admin(),
+      ctx.args[0]!,
+      spec,
+      ctx.flags.replace === true,
+    );
     if (ctx.json) await ctx.printJson({ created, topic: topicJson(topic) });
     else
       await ctx.print(
@@ -51,6 +64,25 @@ export const topicsCreate: Command = {
     return undefined;
   },
 };
+
+/**
+ * A PUT replaces every setting, so on an existing topic one that was not given (a kind: document
+ * validation) would silently go back to its default. updateTopic keeps them.
+ */
+async function createOrUpdate(
+  admin: MeshpressAdmin,
+  name: string,
+  spec: TopicSpec,
+  replace: boolean,
+): Promise<{ topic: TopicRecord; created: boolean }> {
+  if (replace) return admin.createTopic(name, spec);
+  try {
+    return { topic: await admin.updateTopic(name, spec), created: false };
+  } catch (error) {
+    if (!(error instanceof TopicNotFoundError)) throw error;
+    return admin.createTopic(name, spec);
+  }
+}
 
 const listFlags = z.object({ '--limit': z.coerce.number().int().min(1).optional() });
 
