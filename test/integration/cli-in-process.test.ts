@@ -71,4 +71,13 @@ describe('meshpress CLI against an embedded server', () => {
     expect(topic.description).toBeUndefined();
     expect(topic.retention).toEqual({ maxAgeDays: 7 });
   });
+
+  it('a payload over the server limit exits 4, the status for data the server refused', async () => {
+    await cli(['topics', 'create', 'cli.big']);
+    const big = join(dir, 'big.bin');
+    await writeFile(big, Buffer.alloc(4096, 1));
+    const result = await cli(['publish', 'cli.big', big]);
+    expect(result.stderr).toContain('PAYLOAD_TOO_LARGE');
+    expect(result.code).toBe(4);
+  });
 });

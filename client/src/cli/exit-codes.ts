@@ -19,8 +19,10 @@ export function exitCodeFor(error: unknown): number {
     case 'TOPIC_NOT_FOUND':
     case 'VERSION_NOT_FOUND':
       return EXIT.notFound;
+    // The data was refused as it is: sending it again will not help, changing it will.
     case 'VALIDATION_FAILED':
     case 'MALFORMED_REQUEST':
+    case 'PAYLOAD_TOO_LARGE':
       return EXIT.validation;
     case 'UNAVAILABLE':
     case 'TOO_MANY_REQUESTS':
