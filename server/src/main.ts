@@ -1,4 +1,4 @@
-import { MeshpressError } from '@meshpress/client';
+import { MeshpressError, ValidationError } from '@meshpress/client';
 import { configFromEnv } from './config.js';
 import { startServer } from './server.js';
 
@@ -34,6 +34,11 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
+  // A value configFromEnv let through but a backend refused is a configuration error too: exit 2.
+  if (err instanceof ValidationError) {
+    process.stderr.write(`meshpress: ${err.message}\n`);
+    process.exit(2);
+  }
   process.stderr.write(`meshpress: failed to start: ${err instanceof Error ? err.stack : String(err)}\n`);
   process.exit(1);
 });

@@ -65,127 +65,150 @@ export async function startServer(
   const clock = parts.clock ?? systemClock;
   const instanceId = config.instanceId ?? randomUUID();
   const deps = { instanceId, clock, logger };
-  const store = parts.store ?? (await openStore(config, clock));
-  const blobs = parts.blobs ?? openBlobStore(config);
-  const bus = parts.bus ?? openChangeBus(config, deps);
-  const leadership = parts.leadership ?? openLeadership(config, deps);
-  const consumerStatus = openConsumerStatus(config, deps);
-  const metrics = new ServerMetrics({ defaultMetrics: true });
+  // Everything opened so far, closed in reverse order when a later step fails: a start that fails leaves
+  // no listener bound, no connection open and no timer running. Parts the caller handed in are included,
+  // as close() would close them.
+  const opened: (() => unknown)[] = [];
+  const track = <T>(value: T, close: (value: T) => unknown): T => {
+    opened.push(() => close(value));
+    return value;
+  };
+  try {
+    const store = track(parts.store ?? (await openStore(config, clock)), (s) => s.close());
+    const blobs = track(parts.blobs ?? openBlobStore(config), (b) => b.close());
+    const bus = track(parts.bus ?? openChangeBus(config, deps), (b) => b.close());
+    const leadership = track(parts.leadership ?? openLeadership(config, deps), (l) => l.close?.());
+    const consumerStatus = track(openConsumerStatus(config, deps), (c) => c.close());
+    const metrics = new ServerMetrics({ defaultMetrics: true });
 
-  const service = new MeshpressService({
-    store,
-    blobs,
-    bus,
-    clock,
-    logger,
-    metrics,
-    instanceId,
-    authorizer: parts.authorizer,
-    documentValidator: parts.documentValidator,
-    inlineLimitBytes: config.inlineLimitBytes,
-    maxPayloadBytes: config.maxPayloadBytes,
-    refreshIntervalMs: config.refreshIntervalMs,
-    cacheReverifyAfterMs: config.cacheReverifyAfterMs,
-    consumerStatus,
-    consumerLagGraceMs: config.consumerLagGraceMs,
-    roles: config.roles,
-  });
-
-  let draining = false;
-  const limiterOptions = limiterOptionsFromConfig(config);
-  const limiter = limiterOptions ? new AppConcurrencyLimiter({ ...limiterOptions, clock }) : undefined;
-  const rest = buildRestApp({
-    service,
-    metrics,
-    logger,
-    version: SERVER_VERSION,
-    exposeOpenApi: config.exposeOpenApi,
-    isReady: () => !draining,
-    limiter,
-  });
-  await rest.listen({ host: config.host, port: config.httpPort });
-  const address = rest.server.address();
-  const httpPort = typeof address === 'object' && address ? address.port : config.httpPort;
-  const grpc = await startGrpcServer({
-    service,
-    metrics,
-    logger,
-    host: config.host,
-    port: config.grpcPort,
-    limiter,
-  }).catch(async (err: unknown) => {
-    service.close();
-    await rest.close();
-    await Promise.allSettled([
-      bus.close(),
-      consumerStatus.close(),
-      leadership.close?.(),
-      blobs.close(),
-      store.close(),
-    ]);
-    throw err;
-  });
-
-  const fallbackWriter: FallbackWriter | undefined = config.roles.includes('tasks')
-    ? startFallbackWriter({
+    const service = track(
+      new MeshpressService({
         store,
         blobs,
+        bus,
         clock,
         logger,
-        leadership,
+        metrics,
         instanceId,
-        intervalMs: config.fallbackIntervalMs,
-        key: config.fallbackKey,
-      })
-    : undefined;
+        authorizer: parts.authorizer,
+        documentValidator: parts.documentValidator,
+        inlineLimitBytes: config.inlineLimitBytes,
+        maxPayloadBytes: config.maxPayloadBytes,
+        refreshIntervalMs: config.refreshIntervalMs,
+        cacheReverifyAfterMs: config.cacheReverifyAfterMs,
+        consumerStatus,
+        consumerLagGraceMs: config.consumerLagGraceMs,
+        roles: config.roles,
+      }),
+      (s) => s.close(),
+    );
 
-  const janitor: Janitor | undefined =
-    config.roles.includes('tasks') && config.janitorEnabled
-      ? startJanitor({
-          store,
-          blobs,
-          clock,
-          logger,
-          leadership,
-          instanceId,
-          intervalMs: config.janitorIntervalMs,
-        })
+    let draining = false;
+    const limiterOptions = limiterOptionsFromConfig(config);
+    const limiter = limiterOptions ? new AppConcurrencyLimiter({ ...limiterOptions, clock }) : undefined;
+    const rest = track(
+      buildRestApp({
+        service,
+        metrics,
+        logger,
+        version: SERVER_VERSION,
+        exposeOpenApi: config.exposeOpenApi,
+        isReady: () => !draining,
+        limiter,
+      }),
+      (r) => r.close(),
+    );
+    await rest.listen({ host: config.host, port: config.httpPort });
+    const address = rest.server.address();
+    const httpPort = typeof address === 'object' && address ? address.port : config.httpPort;
+    const grpc = track(
+      await startGrpcServer({
+        service,
+        metrics,
+        logger,
+        host: config.host,
+        port: config.grpcPort,
+        limiter,
+      }),
+      (g) => g.close(0),
+    );
+
+    const fallbackWriter: FallbackWriter | undefined = config.roles.includes('tasks')
+      ? track(
+          startFallbackWriter({
+            store,
+            blobs,
+            clock,
+            logger,
+            leadership,
+            instanceId,
+            intervalMs: config.fallbackIntervalMs,
+            key: config.fallbackKey,
+          }),
+          (w) => w.close(),
+        )
       : undefined;
 
-  let closing: Promise<void> | undefined;
-  const close = (): Promise<void> => {
-    closing ??= (async () => {
-      draining = true;
-      grpc.setServing(false);
-      service.close();
-      const graceful = Promise.all([rest.close(), grpc.close(config.shutdownGraceMs)]);
-      const timeout = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownGraceMs).unref());
-      await Promise.race([graceful, timeout]);
-      await Promise.all([fallbackWriter?.close(), janitor?.close()]);
-      await Promise.allSettled([
-        bus.close(),
-        consumerStatus.close(),
-        leadership.close?.(),
-        blobs.close(),
-        store.close(),
-      ]);
-      logger.info('meshpress stopped');
-    })();
-    return closing;
-  };
+    const janitor: Janitor | undefined =
+      config.roles.includes('tasks') && config.janitorEnabled
+        ? track(
+            startJanitor({
+              store,
+              blobs,
+              clock,
+              logger,
+              leadership,
+              instanceId,
+              intervalMs: config.janitorIntervalMs,
+            }),
+            (j) => j.close(),
+          )
+        : undefined;
 
-  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-  return {
-    config,
-    httpUrl: `http://${host}:${httpPort}`,
-    httpPort,
-    grpcAddress: `${host}:${grpc.port}`,
-    grpcPort: grpc.port,
-    service,
-    metrics,
-    fallbackWriter,
-    janitor,
-    limiter,
-    close,
-  };
+    let closing: Promise<void> | undefined;
+    const close = (): Promise<void> => {
+      closing ??= (async () => {
+        draining = true;
+        grpc.setServing(false);
+        service.close();
+        const graceful = Promise.all([rest.close(), grpc.close(config.shutdownGraceMs)]);
+        const timeout = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownGraceMs).unref());
+        await Promise.race([graceful, timeout]);
+        await Promise.all([fallbackWriter?.close(), janitor?.close()]);
+        await Promise.allSettled([
+          bus.close(),
+          consumerStatus.close(),
+          leadership.close?.(),
+          blobs.close(),
+          store.close(),
+        ]);
+        logger.info('meshpress stopped');
+      })();
+      return closing;
+    };
+
+    const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+    return {
+      config,
+      httpUrl: `http://${host}:${httpPort}`,
+      httpPort,
+      grpcAddress: `${host}:${grpc.port}`,
+      grpcPort: grpc.port,
+      service,
+      metrics,
+      fallbackWriter,
+      janitor,
+      limiter,
+      close,
+    };
+  } catch (err) {
+    for (const close of opened.reverse()) {
+      try {
+        await close();
+      } catch (cleanupErr) {
+        logger.warn({ err: cleanupErr }, 'cleanup after a failed start failed');
+      }
+    }
+    throw err;
+  }
 }
