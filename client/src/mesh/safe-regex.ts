@@ -1,6 +1,7 @@
 import { MAX_HEADER_REGEX_LENGTH } from './defaults.js';
 import { compileDfa, RegexTooComplexError } from './safe-regex-dfa.js';
-import { type CharRanges, parseSafeRegex, type RegexNode, RegexSyntaxError } from './safe-regex-parse.js';
+import { parseSafeRegex, RegexSyntaxError } from './safe-regex-parse.js';
+import { unsafeShape } from './safe-regex-shape.js';
 
 /** A header regex compiled to a DFA: linear-time, allocation-free `test`. */
 export interface HeaderRegex {
@@ -20,8 +21,9 @@ const cellsOf = new WeakMap<HeaderRegex, number>();
 
 /**
  * Compiles a header regex or returns why it is refused. Refused: patterns over the length cap, syntax
- * outside the RE2-compatible subset, nested repetition (`(a+)+`), repeated alternatives that can
- * start alike (`(a|ab)*`), and patterns whose automaton exceeds the state budget. The shape rules
+ * outside the RE2-compatible subset, the shapes `unsafeShape` names (nested repetition such as `(a+)+`
+ * or `(a?)+`, repeated alternatives that can start alike, long runs of quantifiers over shared
+ * characters), and patterns whose automaton exceeds the state budget. The shape rules
  * keep documents safe for backtracking engines elsewhere (tools, other data planes) even though
  * meshpress itself matches with a DFA.
  */
@@ -57,87 +59,4 @@ function compileUncached(source: string): HeaderRegex | string {
     if (error instanceof RegexSyntaxError || error instanceof RegexTooComplexError) return error.message;
     throw error;
   }
-}
-
-const repeats = (node: RegexNode): boolean => node.t === 'rep' && node.max > 1;
-/** `x{3}` inside a repetition is just a fixed-length sequence; only a variable count is ambiguous. */
-const repeatsVariably = (node: RegexNode): boolean =>
-  repeats(node) && node.t === 'rep' && node.min !== node.max;
-
-function unsafeShape(node: RegexNode, insideRepeat = false): string | undefined {
-  switch (node.t) {
-    case 'set':
-      return undefined;
-    case 'seq':
-      for (const item of node.items) {
-        const found = unsafeShape(item, insideRepeat);
-        if (found) return found;
-      }
-      return undefined;
-    case 'alt':
-      if (insideRepeat) {
-        const overlap = overlappingAlternatives(node.alts);
-        if (overlap) return overlap;
-      }
-      for (const alt of node.alts) {
-        const found = unsafeShape(alt, insideRepeat);
-        if (found) return found;
-      }
-      return undefined;
-    case 'rep':
-      if (insideRepeat && repeatsVariably(node))
-        return 'nested quantifiers (a repeated group containing a repetition, e.g. (a+)+) are not allowed';
-      return unsafeShape(node.child, insideRepeat || repeats(node));
-  }
-}
-
-function overlappingAlternatives(alts: readonly RegexNode[]): string | undefined {
-  const firsts = alts.map(firstChars);
-  for (let i = 0; i < alts.length; i++) {
-    if (nullable(alts[i]!)) return 'a repeated alternation may not have an empty alternative';
-    for (let j = i + 1; j < alts.length; j++) {
-      if (rangesOverlap(firsts[i]!, firsts[j]!))
-        return 'alternatives inside a repetition must start with different characters (e.g. not (a|ab)*)';
-    }
-  }
-  return undefined;
-}
-
-function nullable(node: RegexNode): boolean {
-  switch (node.t) {
-    case 'set':
-      return false;
-    case 'seq':
-      return node.items.every(nullable);
-    case 'alt':
-      return node.alts.some(nullable);
-    case 'rep':
-      return node.min === 0 || nullable(node.child);
-  }
-}
-
-/** The characters a match of `node` can start with, as unmerged ranges. */
-function firstChars(node: RegexNode): number[] {
-  switch (node.t) {
-    case 'set':
-      return [...node.ranges];
-    case 'seq': {
-      const out: number[] = [];
-      for (const item of node.items) {
-        out.push(...firstChars(item));
-        if (!nullable(item)) break;
-      }
-      return out;
-    }
-    case 'alt':
-      return node.alts.flatMap(firstChars);
-    case 'rep':
-      return firstChars(node.child);
-  }
-}
-
-function rangesOverlap(a: CharRanges, b: CharRanges): boolean {
-  for (let i = 0; i < a.length; i += 2)
-    for (let j = 0; j < b.length; j += 2) if (a[i]! <= b[j + 1]! && b[j]! <= a[i + 1]!) return true;
-  return false;
 }

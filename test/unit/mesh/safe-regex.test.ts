@@ -96,6 +96,27 @@ describe('header regex subset', () => {
     expect(compiled('(ab+)?c').test('abbbc')).toBe(true);
   });
 
+  it('refuses optional parts inside a repetition and long runs of quantifiers over shared characters', () => {
+    // Exponential for backtracking engines (Russ Cox's a?^n a^n), though a DFA runs them in linear time.
+    expect(refusal('(a?a?)+')).toContain('nested quantifiers');
+    expect(refusal('(a?){25}a{25}')).toContain('nested quantifiers');
+    expect(refusal('^(x?y)*$')).toContain('nested quantifiers');
+    expect(refusal(`${'a?'.repeat(25)}${'a'.repeat(25)}`)).toContain('follow one another');
+    expect(refusal('(a|a)'.repeat(20))).toContain('follow one another');
+    expect(refusal('a?a?a?a?a?-b?b?b?b?b?-c?c?c?c?c?')).toContain('follow one another');
+    // A few quantifiers side by side stay polynomial: accepted.
+    for (const source of [
+      '.*foo.*x',
+      '\\d+\\d+x',
+      '.*a.*a.*b',
+      '.*(iPhone|iPad).*Mobile.*Safari',
+      '^\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}$',
+      '^[a-z]+-?[a-z0-9]*$',
+      '(ab?)?c',
+    ])
+      expect(typeof compileHeaderRegex(source), source).toBe('object');
+  });
+
   it('refuses syntax outside the RE2-compatible subset with a reason', () => {
     expect(refusal('(?=a)b')).toContain('lookaround');
     expect(refusal('(?<n>a)')).toContain('named groups');
