@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { contentTypeProblem } from './content-type.js';
 import type { ProgressListener } from './progress.js';
 
 /**
@@ -26,8 +27,15 @@ export const publishOptionsSchema = z
     /** Scopes the version is published to (default `*`, the whole fleet). */
     scopes: z.array(z.string()).min(1).optional(),
     metadata: z.record(z.string(), z.string()).optional(),
-    /** Overrides the content type derived from the payload. */
-    contentType: z.string().min(1).optional(),
+    /** Overrides the content type derived from the payload (an RFC 7231 media type, printable ASCII). */
+    contentType: z
+      .string()
+      .superRefine((value, ctx) => {
+        // Checked here although the server judges values: it goes out as a header fetch may refuse.
+        const problem = contentTypeProblem(value);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .optional(),
     /** Expected sha256 of the payload bytes: the publish fails if they differ. */
     sha256: z.string().optional(),
     /** Called as an upload progresses (S3 copies count once per bucket). */

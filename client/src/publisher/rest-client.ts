@@ -8,6 +8,7 @@ import {
   MeshpressError,
   TooManyRequestsError,
   UnavailableError,
+  ValidationError,
 } from '../core/errors.js';
 import { displayUrl } from '../core/safe-url.js';
 import { toFieldIssues } from '../core/validation.js';
@@ -200,6 +201,12 @@ export class RestClient {
         throw this.#abortError(signal.reason, request.signal, operation);
       }
       if (error instanceof MeshpressError) throw error;
+      // fetch refusing to build the request (a header value it cannot send) is not an outage: retrying
+      // or reporting "cannot reach" would hide a bad input. Network failures always carry a cause.
+      if (error instanceof TypeError && error.cause === undefined)
+        throw new ValidationError(`${operation}: the request cannot be sent (${error.message})`, [
+          { path: 'request', message: error.message },
+        ]);
       throw new UnavailableError(
         `${operation}: cannot reach ${displayUrl(this.baseUrl)} (${networkReason(error)})`,
         {

@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { systemClock } from '../../core/clock.js';
+import { ValidationError } from '../../core/errors.js';
+import { contentTypeProblem } from '../../publisher/content-type.js';
 import { parseJsonDocument } from '../../publisher/json-document.js';
 import { contentTypeForPath, type PublishPayload } from '../../publisher/payload-input.js';
 import { decodeUtf8Text } from '../../publisher/utf8-text.js';
@@ -17,7 +19,7 @@ import { versionJson } from '../views.js';
 const publishFlags = z.object({
   '--scope': z.array(z.string()).optional(),
   '--metadata': z.array(z.string()).optional(),
-  '--content-type': z.string().min(1).optional(),
+  '--content-type': z.string().optional(),
   '--progress': z.enum(['auto', 'always', 'never']).default('auto'),
 });
 
@@ -64,6 +66,7 @@ export const publish: Command = {
     );
     if (ctx.flags.yaml === true && ctx.flags['json-input'] === true)
       throw new UsageError('--yaml and --json-input cannot be combined', this.name);
+    checkContentType(flags['--content-type']);
     const [topic, source] = ctx.args as [string, string];
     const metadata = Object.fromEntries(keyValuePairs(flags['--metadata'] ?? [], '--metadata', this.name));
     const { payload, contentType } = await readPayload(ctx, source);
@@ -90,6 +93,18 @@ export const publish: Command = {
     }
   },
 };
+
+/**
+ * Before anything is read or sent: a content type the server would store but no HTTP header can carry
+ * failed as "cannot reach the server" (exit 5, retried forever by pipelines). Exit 4, like a bad scope.
+ */
+function checkContentType(value: string | undefined): void {
+  const problem = value === undefined ? undefined : contentTypeProblem(value);
+  if (problem)
+    throw new ValidationError(`invalid --content-type (${problem})`, [
+      { path: '--content-type', message: problem },
+    ]);
+}
 
 /** The payload and the content type its source suggests (a file's extension; documents are JSON). */
 async function readPayload(
