@@ -1,4 +1,4 @@
-import { IntegrityError } from '../core/errors.js';
+import { IntegrityError, InternalError } from '../core/errors.js';
 import type { PinRecord, ResolvedTarget, TopicRecord, VersionRecord } from '../core/model.js';
 import { sha256Hex } from '../core/sha256.js';
 import { parseOrThrow } from '../core/validation.js';
@@ -33,6 +33,7 @@ import {
   versionPageSchema,
 } from './admin-inputs.js';
 import { adminOptionsSchema, type MeshpressAdminOptions, type ParsedAdminOptions } from './admin-options.js';
+import { NoAnswerError, PublishOutcomeUnknownError } from './no-answer-error.js';
 import { type PreparedPayload, type PublishPayload, preparePayload } from './payload-input.js';
 import { countingWebStream, ProgressCounter } from './progress.js';
 import {
@@ -187,7 +188,9 @@ export class MeshpressAdmin {
    * Publishes a version. Strings are `text/plain`, documents and YAML are published as JSON, bytes and
    * files as they are. Up to the inline limit the payload travels in the request; above it, with S3
    * options, it is uploaded to every configured bucket and published as an `s3` pointer; without them
-   * the server stores it. The returned record carries no inline data (use `download`).
+   * the server stores it. The returned record carries no inline data (use `download`). Never retried:
+   * a publish that gets no answer fails with PublishOutcomeUnknownError (code UNAVAILABLE, details
+   * `{ outcome: 'unknown' }`), since it may have been committed.
    */
   async publish(
     topic: string,
@@ -273,10 +276,14 @@ export class MeshpressAdmin {
     return fromPinView(view);
   }
 
-  /** Removes the pin of a scope (default `*`); `removed` is false when there was none. */
-  async unpin(topic: string, options: PinOptions = {}): Promise<{ removed: boolean }> {
+  /**
+   * Removes the pin of a scope (default `*`). `removed`: true when this call removed it, false when there
+   * was none, null when no pin stands now but an earlier attempt of this call got no answer (timed out)
+   * before the retry found nothing: that attempt may have removed it, or there may have been none.
+   */
+  async unpin(topic: string, options: PinOptions = {}): Promise<{ removed: boolean | null }> {
     const { scope, reason } = parseOrThrow(pinOptionsSchema, options, 'unpin options');
-    return this.#rest.jsonBody(
+    const { body, afterNoAnswer } = await this.#rest.json(
       {
         method: 'DELETE',
         path: `${topicPath(topic)}/pins/${encodeURIComponent(scope ?? '*')}`,
@@ -285,6 +292,8 @@ export class MeshpressAdmin {
       },
       unpinView,
     );
+    if (!body) throw new InternalError(`DELETE pin of ${topic}: the server answered with no body`);
+    return { removed: body.removed ? true : afterNoAnswer ? null : false };
   }
 
   /** One page of a topic's history, newest first. */
@@ -452,7 +461,7 @@ export class MeshpressAdmin {
     const query: Record<string, QueryValue> = { sha256, scope: opts.scopes };
     for (const [key, value] of Object.entries(opts.metadata ?? {})) query[`meta.${key}`] = value;
     const data = prepared.data;
-    const view = await this.#rest.jsonBody(
+    const request = this.#rest.jsonBody(
       {
         method: 'POST',
         path: `${topicPath(topic)}/versions`,
@@ -467,15 +476,28 @@ export class MeshpressAdmin {
       },
       versionView,
     );
-    return fromVersionView(view);
+    return fromVersionView(await outcomeOf(topic, request));
   }
 
   async #postVersion(topic: string, body: object, signal: AbortSignal | undefined): Promise<VersionRecord> {
-    const view = await this.#rest.jsonBody(
-      { method: 'POST', path: `${topicPath(topic)}/versions`, json: body, topic, signal },
-      versionView,
+    const view = await outcomeOf(
+      topic,
+      this.#rest.jsonBody(
+        { method: 'POST', path: `${topicPath(topic)}/versions`, json: body, topic, signal },
+        versionView,
+      ),
     );
     return fromVersionView(view);
+  }
+}
+
+/** A publish without an answer may have been committed: say so rather than "unavailable". */
+async function outcomeOf<T>(topic: string, publish: Promise<T>): Promise<T> {
+  try {
+    return await publish;
+  } catch (error) {
+    if (error instanceof NoAnswerError) throw new PublishOutcomeUnknownError(error, topic);
+    throw error;
   }
 }
 

@@ -13,6 +13,7 @@ import {
 import { displayUrl } from '../core/safe-url.js';
 import { toFieldIssues } from '../core/validation.js';
 import { sleep } from './abortable-sleep.js';
+import { NoAnswerError } from './no-answer-error.js';
 import { retryDelayMs } from './retry-delay.js';
 
 export type HttpMethod = 'GET' | 'PUT' | 'POST' | 'DELETE';
@@ -76,8 +77,8 @@ export class RestClient {
   async json<S extends z.ZodType>(
     request: RestRequest,
     schema: S,
-  ): Promise<{ status: number; body: z.output<S> | undefined }> {
-    return this.#send(request, async (response, operation) => {
+  ): Promise<{ status: number; body: z.output<S> | undefined; afterNoAnswer: boolean }> {
+    const { value, afterNoAnswer } = await this.#send(request, async (response, operation) => {
       if (response.status === 204) return { status: 204, body: undefined };
       const text = await response.text();
       let body: unknown;
@@ -95,6 +96,7 @@ export class RestClient {
       }
       return { status: response.status, body: parsed.data as z.output<S> };
     });
+    return { ...value, afterNoAnswer };
   }
 
   /** Like `json` for calls that always answer with a body. */
@@ -106,10 +108,11 @@ export class RestClient {
 
   /** Sends the request and returns the raw answer bytes with their headers. */
   async bytes(request: RestRequest): Promise<{ data: Uint8Array; headers: Headers }> {
-    return this.#send(request, async (response) => ({
+    const { value } = await this.#send(request, async (response) => ({
       data: new Uint8Array(await response.arrayBuffer()),
       headers: response.headers,
     }));
+    return value;
   }
 
   /** Aborts every request in flight; later requests fail with ClosedError. Idempotent. */
@@ -121,19 +124,25 @@ export class RestClient {
     return this.#options.owner ?? 'meshpress REST client';
   }
 
+  /**
+   * `afterNoAnswer`: an earlier attempt went out and got no answer, so it may have taken effect and the
+   * answer returned may describe the state it left (a DELETE finding nothing to delete).
+   */
   async #send<T>(
     request: RestRequest,
     read: (response: Response, operation: string) => Promise<T>,
-  ): Promise<T> {
+  ): Promise<{ value: T; afterNoAnswer: boolean }> {
     const operation = describe(request);
     const retryable = request.method !== 'POST' && !(request.body?.data instanceof ReadableStream);
     const maxAttempts = retryable ? this.#options.retries + 1 : 1;
     // One id for every attempt, so the server's logs show the retries of one call together.
     const requestId = randomUUID();
+    let afterNoAnswer = false;
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.#attempt(request, operation, requestId, read);
+        return { value: await this.#attempt(request, operation, requestId, read), afterNoAnswer };
       } catch (error) {
+        if (error instanceof NoAnswerError) afterNoAnswer = true;
         const again =
           attempt + 1 < maxAttempts &&
           (error instanceof UnavailableError || error instanceof TooManyRequestsError);
@@ -192,7 +201,7 @@ export class RestClient {
     } catch (error) {
       if (signal.aborted) {
         if (timeout.aborted && !this.#closing.signal.aborted && !request.signal?.aborted)
-          throw new UnavailableError(
+          throw new NoAnswerError(
             `${operation}: no answer from ${displayUrl(this.baseUrl)} within ${timeoutMs} ms`,
             {
               cause: error,
@@ -207,12 +216,15 @@ export class RestClient {
         throw new ValidationError(`${operation}: the request cannot be sent (${error.message})`, [
           { path: 'request', message: error.message },
         ]);
-      throw new UnavailableError(
-        `${operation}: cannot reach ${displayUrl(this.baseUrl)} (${networkReason(error)})`,
-        {
-          cause: error,
-        },
-      );
+      const reason = networkReason(error);
+      if (BROKEN_AFTER_CONNECTING.has(reason))
+        throw new NoAnswerError(
+          `${operation}: the connection to ${displayUrl(this.baseUrl)} broke before an answer (${reason})`,
+          { cause: error },
+        );
+      throw new UnavailableError(`${operation}: cannot reach ${displayUrl(this.baseUrl)} (${reason})`, {
+        cause: error,
+      });
     }
   }
 
@@ -243,6 +255,9 @@ export class RestClient {
 function describe(request: RestRequest): string {
   return `${request.method} ${request.path}`;
 }
+
+/** Failures of a connection already made: the request may have reached the server. */
+const BROKEN_AFTER_CONNECTING = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);
 
 /** The most useful words of a fetch failure: undici hides the socket error in `cause`. */
 function networkReason(error: unknown): string {

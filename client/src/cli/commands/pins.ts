@@ -44,6 +44,9 @@ export const unpin: Command = {
   minArgs: 1,
   maxArgs: 1,
   options: ['scope', 'reason'],
+  details:
+    'With --json prints { "removed": true | false | null }: null when no pin stands now but a first attempt\n' +
+    'that timed out may have removed it before the retry found nothing.',
   async run(ctx) {
     const options = flagsOf(ctx, this.name);
     const { removed } = await ctx.admin().unpin(ctx.args[0]!, options);
@@ -51,9 +54,12 @@ export const unpin: Command = {
     if (ctx.json) await ctx.printJson({ removed });
     else
       await ctx.print(
-        removed
+        removed === true
           ? `removed the pin of scope ${scope} on ${ctx.args[0]}`
-          : `no pin on scope ${scope} of ${ctx.args[0]}`,
+          : removed === false
+            ? `no pin on scope ${scope} of ${ctx.args[0]}`
+            : // A retry after a timeout found nothing: the timed-out attempt may have been the one that removed it.
+              `no pin in place now on scope ${scope} of ${ctx.args[0]} (an earlier attempt that got no answer may have removed it, or there was none)`,
       );
     return undefined;
   },

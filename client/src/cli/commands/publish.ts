@@ -4,6 +4,7 @@ import { systemClock } from '../../core/clock.js';
 import { ValidationError } from '../../core/errors.js';
 import { contentTypeProblem } from '../../publisher/content-type.js';
 import { parseJsonDocument } from '../../publisher/json-document.js';
+import { type NoAnswerError, PublishOutcomeUnknownError } from '../../publisher/no-answer-error.js';
 import { contentTypeForPath, type PublishPayload } from '../../publisher/payload-input.js';
 import { decodeUtf8Text } from '../../publisher/utf8-text.js';
 import { yamlToJson } from '../../publisher/yaml-document.js';
@@ -88,6 +89,15 @@ export const publish: Command = {
             `${record.pointer.kind}, scopes ${record.scopes.map((s) => s.scope).join(' ')})`,
         );
       return undefined;
+    } catch (error) {
+      // Retrying at once, as exit 5 invites, would publish the same bytes as a second version.
+      if (error instanceof PublishOutcomeUnknownError)
+        throw new PublishOutcomeUnknownError(
+          error.cause as NoAnswerError,
+          topic,
+          `check with 'meshpress versions list ${topic} --limit 5'`,
+        );
+      throw error;
     } finally {
       bar?.finish();
     }
