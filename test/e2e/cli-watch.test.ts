@@ -78,6 +78,20 @@ describe('meshpress watch', { timeout: 180_000 }, () => {
     expect((await watch.result).code).toBe(0);
   });
 
+  it('watch --json | head -1: when the reader closes stdout, the watch ends quietly with status 0', async () => {
+    await admin.createTopic('cli.pipe');
+    await admin.publish('cli.pipe', 'one');
+    const watch = startCli(['watch', 'cli.pipe', '--json'], { env: { MESHPRESS_URL: server.httpUrl } });
+    await watch.waitFor((stdout) => stdout.includes('\n'));
+    watch.child.stdout!.destroy();
+    await admin.publish('cli.pipe', 'two');
+    const result = await watch.result;
+    expect(result.stderr).not.toContain("Unhandled 'error' event");
+    expect(result.stderr).not.toMatch(/^ {4}at /m);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+  });
+
   it('watch exits 3 at once for a topic that does not exist', async () => {
     const result = await startCli(['watch', 'cli.nowhere', '--json'], {
       env: { MESHPRESS_URL: server.httpUrl },

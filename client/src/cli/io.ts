@@ -52,6 +52,28 @@ export function writeFully(stream: OutputStream, chunk: string | Uint8Array): Pr
   });
 }
 
+/**
+ * The reader of our output went away (`meshpress watch --json | head -1`): EPIPE on the write, then
+ * ERR_STREAM_DESTROYED on any later one. Nobody is left to tell, so the CLI ends quietly.
+ */
+export function isBrokenPipe(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED';
+}
+
+/**
+ * Node emits a failed write's error on the stream as well as to its callback, and with no listener an
+ * 'error' event kills the process with a stack trace. The callback (writeFully) deals with a broken
+ * pipe; anything else is still thrown.
+ */
+export function ignoreBrokenPipe(stream: {
+  on(event: 'error', listener: (error: Error) => void): unknown;
+}): void {
+  stream.on('error', (error) => {
+    if (!isBrokenPipe(error)) throw error;
+  });
+}
+
 export async function readAll(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);

@@ -1,10 +1,13 @@
 #!/usr/bin/env node
 import { EXIT } from './exit-codes.js';
-import { Interrupt } from './io.js';
+import { Interrupt, ignoreBrokenPipe } from './io.js';
 import { runCli } from './run.js';
 
 // The AWS SDK warns on every run under Node 20 about its future requirements; a CLI user cannot act on it.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+ignoreBrokenPipe(process.stdout);
+ignoreBrokenPipe(process.stderr);
 
 const interrupt = new Interrupt();
 const onSignal = () => {

@@ -6,7 +6,7 @@ import { COMMANDS, GROUPS } from './commands/index.js';
 import { adminOptionsFrom } from './config.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { commandHelp, groupHelp, mainHelp } from './help.js';
-import { type CliIo, writeFully } from './io.js';
+import { type CliIo, isBrokenPipe, writeFully } from './io.js';
 import { type FlagValues, GLOBAL_OPTIONS, OPTIONS, type OptionName } from './option-table.js';
 import { UsageError } from './usage-error.js';
 
@@ -46,6 +46,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     };
     return (await command.run(ctx)) ?? EXIT.ok;
   } catch (error) {
+    if (isBrokenPipe(error)) return EXIT.ok;
     await reportError(error, io, json, command?.name);
     return exitCodeFor(error);
   } finally {
