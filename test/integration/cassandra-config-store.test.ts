@@ -9,7 +9,7 @@ import {
   ValidationError,
 } from '@meshpress/client';
 import { Client, types } from 'cassandra-driver';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CassandraConfigStore } from '../../server/src/store/cassandra/cassandra-config-store.js';
 import { migrate } from '../../server/src/store/cassandra/migrate.js';
 import { CASSANDRA_MIGRATIONS } from '../../server/src/store/cassandra/migrations.js';
@@ -374,6 +374,89 @@ describe('CassandraConfigStore', () => {
       await expect(b.writeVersion(draft(topic, version + 1))).rejects.toBeInstanceOf(ConflictError);
       expect((await a.getVersion(topic, version))?.publisher).toBe('ci');
       expect(await a.getVersion(topic, version + 1)).toBeUndefined();
+    });
+
+    it("orders pins by Paxos, not by the instances' clocks: a pin from an instance running behind wins over an earlier unpin", async () => {
+      const topic = 'mesh.prod.skewed';
+      await a.putTopic({ name: topic, retention: {} }, T0);
+      const v1 = await publish(a, topic, T0 + 1);
+      const v2 = await publish(a, topic, T0 + 2);
+      const pin = (scope: string, version: number, setAt: number) => ({
+        scope,
+        version,
+        reason: 'rollback',
+        author: 'oncall',
+        setAt,
+      });
+      const unpin = (at: number) => ({ author: 'oncall', reason: 'done', at });
+
+      // C: an instance whose clock runs 5 s behind A's, from its first request on. Its driver stamps plain
+      // writes with Date.now (the default monotonic timestamp generator), so it is mocked before C opens.
+      const realNow = Date.now.bind(Date);
+      const behind = vi.spyOn(Date, 'now').mockImplementation(() => realNow() - 5_000);
+      let c: CassandraConfigStore | undefined;
+      try {
+        c = await CassandraConfigStore.open(options(keyspace, { migrate: false }));
+        await a.setPin(topic, pin('*', v1, T0 + 10));
+        expect(await a.removePin(topic, '*', unpin(T0 + 11))).toBe(true);
+        // Acknowledged after the unpin: it must stand.
+        await c.setPin(topic, pin('*', v2, T0 + 12));
+        expect((await a.listPins(topic)).map((p) => [p.scope, p.version])).toEqual([['*', v2]]);
+
+        // The mirror case: an unpin from the slow instance after a re-pin from the fast one removes it.
+        await a.setPin(topic, pin('*', v1, T0 + 13));
+        expect(await c.removePin(topic, '*', unpin(T0 + 14))).toBe(true);
+        expect(await b.listPins(topic)).toEqual([]);
+
+        // Successive re-pins of one scope from the two instances: the later one stands.
+        await a.setPin(topic, pin('app=payments', v1, T0 + 15));
+        await c.setPin(topic, pin('app=payments', v2, T0 + 16));
+        expect((await b.listPins(topic)).map((p) => [p.scope, p.version, p.setAt])).toEqual([
+          ['app=payments', v2, T0 + 16],
+        ]);
+        // A removal finding no pin records nothing.
+        expect(await c.removePin(topic, 'app=checkout', unpin(T0 + 17))).toBe(false);
+      } finally {
+        behind.mockRestore();
+        await c?.close();
+      }
+      expect((await a.pinHistory(topic)).map((e) => [e.scope, e.version, e.at])).toEqual([
+        ['*', v1, T0 + 10],
+        ['*', undefined, T0 + 11],
+        ['*', v2, T0 + 12],
+        ['*', v1, T0 + 13],
+        ['*', undefined, T0 + 14],
+        ['app=payments', v1, T0 + 15],
+        ['app=payments', v2, T0 + 16],
+      ]);
+    });
+
+    it('replaces pins written before every pin write was a lightweight transaction', async () => {
+      const topic = 'mesh.prod.legacy-pins';
+      await a.putTopic({ name: topic, retention: {} }, T0);
+      const v1 = await publish(a, topic, T0 + 1);
+      // Rows as an older server wrote them: a plain insert, and one without set_at.
+      await admin.execute(
+        `INSERT INTO ${keyspace}.pins (topic, scope, version, reason, author, set_at) VALUES (?, ?, ?, ?, ?, ?)`,
+        [topic, '*', v1, 'old', 'ops', new Date(T0 + 2)],
+        { prepare: true },
+      );
+      await admin.execute(
+        `INSERT INTO ${keyspace}.pins (topic, scope, version) VALUES (?, ?, ?)`,
+        [topic, 'app=a', v1],
+        {
+          prepare: true,
+        },
+      );
+      const repin = { version: v1, reason: 'new', author: 'ops', setAt: T0 + 3 };
+      await b.setPin(topic, { scope: '*', ...repin });
+      await b.setPin(topic, { scope: 'app=a', ...repin });
+      expect((await a.listPins(topic)).map((p) => [p.scope, p.reason])).toEqual([
+        ['*', 'new'],
+        ['app=a', 'new'],
+      ]);
+      expect(await a.removePin(topic, '*', { author: 'ops', reason: 'done', at: T0 + 4 })).toBe(true);
+      expect((await b.listPins(topic)).map((p) => p.scope)).toEqual(['app=a']);
     });
 
     it('creates a topic exactly once when both instances create it at the same moment', async () => {

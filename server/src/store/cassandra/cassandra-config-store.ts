@@ -30,6 +30,7 @@ import {
 } from './options.js';
 import { hasBlobReference } from './payload-refs.js';
 import { PinEventIds } from './pin-event-ids.js';
+import { deletePinRow, writePinRow } from './pin-rows.js';
 import {
   commitOf,
   committedPublishes,
@@ -59,8 +60,8 @@ const SCOPE_BATCH = 100;
 /**
  * ConfigStore on Apache Cassandra (distributed mode): every server instance shares one keyspace. Tables and
  * their reasons are in migrations.ts and docs/cassandra.md. Reads and writes run at LOCAL_QUORUM by
- * default, so an instance reads what any instance of its data center wrote before; the few
- * compare-and-set steps (topic creation, version allocation, the commit marker) are lightweight
+ * default, so an instance reads what any instance of its data center wrote before; the compare-and-set
+ * steps (topic creation and update, version allocation) and every write to the pins are lightweight
  * transactions at SERIAL. A publish is a sequence of single-partition writes in a fixed order (allocate,
  * record, scopes, commit marker last): readers only ever serve versions whose marker exists, so a crash
  * or a replica that lags at any step exposes nothing incomplete.
@@ -366,17 +367,15 @@ export class CassandraConfigStore implements ConfigStore {
     return this.#run(async () => {
       const { session, cql } = this.#parts();
       if (!(await this.#topicExists(topic))) throw new TopicNotFoundError(topic);
+      // The pin by lightweight transaction (pin-rows.ts), then its history entry: a transaction cannot
+      // share a batch with another table's write. A failure in between leaves the pin without its entry,
+      // never an entry for a pin that was not set. The event id is fixed before sending, so a resend
+      // writes the same entry again.
+      await writePinRow(session, cql, topic, pin);
       const at = new Date(pin.setAt);
-      // One partition key in both tables: one mutation, so the pin and its history entry land together.
-      // The event id is fixed before sending, so a resend writes the same entry again.
-      await session.batch(
-        [
-          { query: cql.pinUpsert, params: [topic, pin.scope, pin.version, pin.reason, pin.author, at] },
-          {
-            query: cql.pinEventInsert,
-            params: [topic, this.#eventIds.next(at), pin.scope, pin.version, pin.reason, pin.author, at],
-          },
-        ],
+      await session.execute(
+        cql.pinEventInsert,
+        [topic, this.#eventIds.next(at), pin.scope, pin.version, pin.reason, pin.author, at],
         { idempotent: true },
       );
       await this.#changed(topic);
@@ -390,27 +389,18 @@ export class CassandraConfigStore implements ConfigStore {
   ): Promise<boolean> {
     return this.#run(async () => {
       const { session, cql } = this.#parts();
-      const [exists, pin] = await Promise.all([
-        this.#topicExists(topic),
-        session.execute(cql.pinGet, [topic, scope], { idempotent: true }),
-      ]);
-      if (!exists) throw new TopicNotFoundError(topic);
-      // Read, then delete: two instances removing the same pin at once may both record a removal, which
-      // is harmless; a lightweight transaction here would mix with the plain writes of setPin.
-      if (pin.rowLength === 0) {
+      if (!(await this.#topicExists(topic))) throw new TopicNotFoundError(topic);
+      // DELETE … IF EXISTS: ordered with the pin's writes by Paxos, and only one of two instances removing
+      // the same pin at once finds it, so the removal is recorded once.
+      if (!(await deletePinRow(session, cql, topic, scope))) {
         // Perhaps the retry of a removal that failed after its delete and before announcing it.
         await this.#changed(topic);
         return false;
       }
       const at = new Date(event.at);
-      await session.batch(
-        [
-          { query: cql.pinDelete, params: [topic, scope] },
-          {
-            query: cql.pinEventInsert,
-            params: [topic, this.#eventIds.next(at), scope, null, event.reason, event.author, at],
-          },
-        ],
+      await session.execute(
+        cql.pinEventInsert,
+        [topic, this.#eventIds.next(at), scope, null, event.reason, event.author, at],
         { idempotent: true },
       );
       await this.#changed(topic);

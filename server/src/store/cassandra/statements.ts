@@ -51,7 +51,7 @@ export function cqlFor(ks: string) {
     // A plain write, not a lightweight transaction: every commit of a topic lands in one partition, and
     // Paxos rounds on it made concurrent publishes time out. A resend is skipped by reading first.
     commitInsert: `INSERT INTO ${ks}.version_commits (topic, version, committed_at) VALUES (?, ?, ?)`,
-    // Conditional, as the marker's insert is: plain and Paxos writes to one row must not be mixed.
+    // Plain, as the marker's insert is: plain and Paxos writes to one row must not be mixed.
     commitDelete: `DELETE FROM ${ks}.version_commits WHERE topic = ? AND version = ?`,
     commitsOfTopic: `SELECT version, committed_at FROM ${ks}.version_commits WHERE topic = ?`,
     commitPage: `SELECT version, committed_at FROM ${ks}.version_commits WHERE topic = ? LIMIT ?`,
@@ -59,9 +59,13 @@ export function cqlFor(ks: string) {
       WHERE topic = ? AND version < ? LIMIT ?`,
 
     pinList: `SELECT scope, version, reason, author, set_at FROM ${ks}.pins WHERE topic = ?`,
-    pinGet: `SELECT scope FROM ${ks}.pins WHERE topic = ? AND scope = ?`,
-    pinUpsert: `INSERT INTO ${ks}.pins (topic, scope, version, reason, author, set_at) VALUES (?, ?, ?, ?, ?, ?)`,
-    pinDelete: `DELETE FROM ${ks}.pins WHERE topic = ? AND scope = ?`,
+    // Every write to pins is a lightweight transaction, so Paxos ballots, not the instances' clocks, order
+    // them (pin-rows.ts); plain and Paxos writes to one row must not be mixed.
+    pinInsertIfAbsent: `INSERT INTO ${ks}.pins (topic, scope, version, reason, author, set_at)
+      VALUES (?, ?, ?, ?, ?, ?) IF NOT EXISTS`,
+    pinReplaceIf: `UPDATE ${ks}.pins SET version = ?, reason = ?, author = ?, set_at = ?
+      WHERE topic = ? AND scope = ? IF set_at = ?`,
+    pinDeleteIfExists: `DELETE FROM ${ks}.pins WHERE topic = ? AND scope = ? IF EXISTS`,
     pinEventInsert: `INSERT INTO ${ks}.pin_events (topic, event_id, scope, version, reason, author, event_at)
       VALUES (?, ?, ?, ?, ?, ?, ?)`,
     pinEvents: `SELECT scope, version, reason, author, event_at FROM ${ks}.pin_events WHERE topic = ?`,
