@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 
@@ -210,4 +211,41 @@ export function binomialInterval(n: number, p: number, confidence: number): [num
     pmf *= ((n - k) / (k + 1)) * (p / (1 - p));
   }
   return [lo, n];
+}
+
+export interface RawAnswer {
+  readonly status: number;
+  /** The head as received, lowercase names. */
+  readonly head: string;
+  readonly body: string;
+  /** `error.code` of a meshpress error body, or undefined. */
+  readonly code: string | undefined;
+}
+
+/**
+ * Writes `text` as it is on a new connection to `base` (http://host:port) and reads until the server
+ * closes it: for requests no HTTP client will send (an absolute-form target, a repeated Host). End the
+ * head with `Connection: close`.
+ */
+export function rawExchange(base: string, text: string): Promise<RawAnswer> {
+  const { hostname, port } = new URL(base);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => socket.write(text));
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('error', reject);
+    socket.on('close', () => {
+      const received = Buffer.concat(chunks).toString('latin1');
+      const split = received.indexOf('\r\n\r\n');
+      const head = (split < 0 ? received : received.slice(0, split)).toLowerCase();
+      const body = split < 0 ? '' : received.slice(split + 4);
+      let code: string | undefined;
+      try {
+        code = JSON.parse(body)?.error?.code;
+      } catch {
+        code = undefined;
+      }
+      resolve({ status: Number(/^http\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0), head, body, code });
+    });
+  });
 }

@@ -27,6 +27,8 @@ export type SidecarErrorCode =
   | 'BODY_TOO_LARGE'
   /** The request could not be read (malformed, or the caller went away). */
   | 'BAD_REQUEST'
+  /** Inbound: the request target is not a path (`http://host/path`, `OPTIONS *`, `//host/path`). */
+  | 'INVALID_REQUEST_TARGET'
   /** The sidecar is shutting down. */
   | 'DRAINING';
 

@@ -12,6 +12,7 @@ import {
   PRINCIPAL_HEADER,
 } from './headers.js';
 import { hasBody } from './request-body.js';
+import { isOriginFormPath } from './request-target.js';
 import { writeRejection } from './respond.js';
 import { classifyUpstreamError } from './retry-policy.js';
 import type { AppliedVersion } from './routes-state.js';
@@ -54,6 +55,11 @@ const LOCAL_CONNECT_FAILURE = rejection(
 );
 const LOCAL_RESET = rejection(503, 'UPSTREAM_RESET', 'the local app reset the connection before responding');
 const LOCAL_TIMEOUT = rejection(504, 'UPSTREAM_TIMEOUT', 'the local app did not answer in time');
+const INVALID_TARGET = rejection(
+  400,
+  'INVALID_REQUEST_TARGET',
+  "the request target must be a path starting with a single '/' (origin-form): absolute-form targets, OPTIONS * and //-paths are not forwarded",
+);
 
 /**
  * The inbound half: each request is checked against the policy snapshot read once at its start (source
@@ -110,6 +116,14 @@ export class InboundGuard {
       own = [POLICY_VERSION_HEADER, state.versionHeader];
     }
 
+    // The policy must judge the path the app will route on; a target that is not one is refused, not
+    // rewritten, so the app never sees a request the policy did not judge as it arrived.
+    if (!isOriginFormPath(path)) {
+      this.#stats.inbound.badRequests++;
+      req.resume();
+      writeRejection(res, INVALID_TARGET, extra);
+      return;
+    }
     if (state.snapshot.decide(app, principal, method, path) === 'DENY' || this.#pool === undefined) {
       this.#stats.inbound.denied++;
       req.resume();

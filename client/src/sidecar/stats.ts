@@ -35,6 +35,8 @@ export interface InboundCounters {
   denied: number;
   /** Allowed requests the local app could not answer (connect failure, reset, timeout). */
   upstreamErrors: number;
+  /** Requests refused as malformed before they reached the app (a target that is not a path). */
+  badRequests: number;
 }
 
 /**
@@ -47,7 +49,7 @@ export class SidecarStats {
   readonly targets = new Map<string, TargetCounters>();
   /** Outbound responses the sidecar generated itself, by code. */
   readonly rejected = new Map<SidecarErrorCode, number>();
-  readonly inbound: InboundCounters = { allowed: 0, denied: 0, upstreamErrors: 0 };
+  readonly inbound: InboundCounters = { allowed: 0, denied: 0, upstreamErrors: 0, badRequests: 0 };
   readonly swaps = { routes: 0, policy: 0 };
 
   route(name: string): RouteCounters {
