@@ -1,4 +1,4 @@
-import { type Agent, createServer, type IncomingMessage, request, type Server } from 'node:http';
+import { Agent, createServer, type IncomingMessage, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { compileMeshPayload } from '../../client/src/mesh/index.js';
@@ -147,5 +147,45 @@ describe('inbound request targets', { timeout: 30_000 }, () => {
     expect([allowed.status, JSON.parse(allowed.body).url]).toEqual([200, '/public?q=1']);
     expect(seen).toEqual(['/public?q=1']);
     expect(core.stats.inbound).toMatchObject({ badRequests: 4, upstreamErrors: 0 });
+  });
+});
+
+describe('inbound request bodies', { timeout: 30_000 }, () => {
+  it("keeps the caller's content-length, and a chunked body chunked", async () => {
+    const sized = await send('/upload', { method: 'POST', body: Buffer.from('hello'), rest: 'later' });
+    expect(JSON.parse(sized.body)).toEqual({
+      url: '/upload',
+      size: 5,
+      contentLength: '5',
+      transferEncoding: null,
+    });
+    const chunked = await send('/upload', {
+      method: 'POST',
+      body: Buffer.alloc(64 * 1024, 1),
+      chunked: true,
+      rest: 'later',
+    });
+    expect(JSON.parse(chunked.body)).toMatchObject({
+      size: 64 * 1024,
+      contentLength: null,
+      transferEncoding: 'chunked',
+    });
+  });
+
+  it('an app that answers before reading the body: the caller gets the answer and keeps its connection', async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const first = await send('/early', {
+        method: 'POST',
+        body: Buffer.alloc(2 * 1024 * 1024, 7),
+        agent,
+        rest: 'response',
+      });
+      expect([first.status, first.body]).toEqual([401, 'no']);
+      const second = await send('/public', { agent });
+      expect([second.status, second.reusedSocket]).toEqual([200, true]);
+    } finally {
+      agent.destroy();
+    }
   });
 });

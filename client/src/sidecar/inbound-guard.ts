@@ -1,4 +1,5 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
 import { Pool } from 'undici';
 import { EMPTY_POLICY_SNAPSHOT, type PolicySnapshot } from '../mesh/index.js';
 import { Cancellation } from './cancellation.js';
@@ -11,7 +12,7 @@ import {
   POLICY_VERSION_HEADER,
   PRINCIPAL_HEADER,
 } from './headers.js';
-import { hasBody } from './request-body.js';
+import { hasBody, requestBodyStream } from './request-body.js';
 import { isOriginFormPath } from './request-target.js';
 import { writeRejection } from './respond.js';
 import { classifyUpstreamError } from './retry-policy.js';
@@ -133,9 +134,15 @@ export class InboundGuard {
     this.#stats.inbound.allowed++;
 
     const caller = new Cancellation();
-    res.once('close', () => {
+    // `on`, not `once`: 'close' comes once, and `once` would wrap the listener for every request.
+    res.on('close', () => {
       if (!res.writableFinished) caller.abort();
     });
+    // As on the outbound port: streamed with the caller's framing, through a stream undici may destroy
+    // without dropping the caller's connection.
+    let body: Readable | undefined;
+    if (hasBody(req)) body = requestBodyStream(req);
+    else req.resume();
     try {
       // The outbound proxy's exchange: headers byte for byte, the body piped with back-pressure.
       const exchange = new UpstreamExchange(caller, noop);
@@ -143,8 +150,13 @@ export class InboundGuard {
         {
           method: method as 'GET',
           path,
-          headers: forwardedRequestHeaders(req.rawHeaders, headerValue(req.headers, 'connection'), false),
-          body: hasBody(req) ? req : null,
+          headers: forwardedRequestHeaders(
+            req.rawHeaders,
+            headerValue(req.headers, 'connection'),
+            false,
+            body !== undefined,
+          ),
+          body: body ?? null,
         },
         exchange,
       );
@@ -156,6 +168,8 @@ export class InboundGuard {
       res.writeHead(response.statusCode, forwardedResponseHeaderList(response.headers, own));
       response.body.pipeTo(res, noop);
     } catch (error) {
+      // Whatever the app did not read is read off and thrown away (requestBodyStream).
+      body?.destroy();
       if (caller.aborted) return;
       this.#stats.inbound.upstreamErrors++;
       const failure = classifyUpstreamError(error);
