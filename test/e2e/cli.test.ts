@@ -278,9 +278,11 @@ describe.concurrent('meshpress CLI against a running server', { timeout: 180_000
       cli(['topics', 'list', '--url', `http://ci:s3cret@127.0.0.1:${port}`]),
       cli(['topics', 'list'], { env: { MESHPRESS_URL: `http://ci:s3cret@127.0.0.1:${port}` } }),
     ]);
+    // Each named where it came from: the flag, or the variable when no flag was given.
+    expect(flag.stderr).toContain('meshpress: --url: ');
+    expect(variable.stderr).toContain('meshpress: MESHPRESS_URL: ');
     for (const result of [flag, variable]) {
       expect(result.code).toBe(2);
-      expect(result.stderr).toContain('--url');
       expect(result.stderr).toMatch(/user name or password/);
       expect(result.stdout + result.stderr).not.toContain('s3cret');
     }
