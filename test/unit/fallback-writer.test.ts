@@ -293,6 +293,8 @@ describe('fallback writer', () => {
     // A cache dated more than an interval ahead of this clock: the clocks disagree; it is replaced.
     clockB.advance(10 * INTERVAL);
     await b.runOnce();
+    // Stopped, so that B's own scheduled run (its clock passed an interval) cannot write after A.
+    await b.close();
     expect(await a.runOnce()).toMatchObject({ written: true });
     expect((await decodeFallbackCache(await readFile(w.cachePath))).writer).toBe('a');
   });

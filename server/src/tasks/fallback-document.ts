@@ -7,7 +7,6 @@ import {
 } from '@meshpress/client';
 import { loadTopicView } from '../core/topic-view.js';
 import type { ConfigStore } from '../store/config-store.js';
-import { reuseWhileCommitted } from './committed-reuse.js';
 
 export const DEFAULT_FALLBACK_PAGE_SIZE = 200;
 /** Topics loaded at once: enough to hide store latency, few enough not to crowd out live traffic. */
@@ -50,8 +49,8 @@ export async function buildFallbackDocument(
     const page = await store.listTopics({ after, limit: pageSize });
     await forEachLimited(page, concurrency, async ({ name }) => {
       throwIfAborted(signal);
-      const reuse = reuseWhileCommitted(store, options.known?.get(name));
-      const view = await loadTopicView(reuse.store, name, now, reuse.known);
+      // loadTopicView reuses a known record only while the snapshot lists its version as committed.
+      const view = await loadTopicView(store, name, now, options.known?.get(name));
       // Deleted between the listing and the load.
       if (!view) return;
       known.set(name, view.servable);
