@@ -10,6 +10,7 @@ import {
 import { DEFAULT_REFRESH_INTERVAL_MS, DEFAULT_REVERIFY_AFTER_MS } from './core/consumer-cache.js';
 import { DEFAULT_INLINE_LIMIT_BYTES, DEFAULT_MAX_PAYLOAD_BYTES } from './core/service.js';
 import { LIMIT_ENV_NAMES, limiterConfigShape } from './limits/config.js';
+import { DEFAULT_REQUEST_TIMEOUT_MS, MAX_REQUEST_TIMEOUT_MS } from './rest/request-timeout.js';
 import { keyspaceSchema, replicationTextSchema } from './store/cassandra/options.js';
 import { DEFAULT_FALLBACK_INTERVAL_MS } from './tasks/fallback-writer.js';
 import { DEFAULT_JANITOR_INTERVAL_MS } from './tasks/janitor.js';
@@ -93,6 +94,13 @@ export const serverConfigSchema = z
     refreshIntervalMs: z.coerce.number().int().min(100).default(DEFAULT_REFRESH_INTERVAL_MS),
     cacheReverifyAfterMs: z.coerce.number().int().min(0).default(DEFAULT_REVERIFY_AFTER_MS),
     shutdownGraceMs: z.coerce.number().int().min(0).default(10_000),
+    /** Bounds receiving a request (headers and body), not a held long-poll: rest/request-timeout.ts. */
+    requestTimeoutMs: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_REQUEST_TIMEOUT_MS)
+      .default(DEFAULT_REQUEST_TIMEOUT_MS),
     instanceId: z.string().min(1).max(128).optional(),
     exposeOpenApi: flag.default(true),
     /** Which parts of the API this instance serves; split publishers from consumers as Gutenberg does. */
@@ -200,6 +208,7 @@ const ENV_NAMES: Record<keyof ServerConfig, string> = {
   maxPayloadBytes: 'MESHPRESS_MAX_PAYLOAD_BYTES',
   refreshIntervalMs: 'MESHPRESS_REFRESH_INTERVAL_MS',
   shutdownGraceMs: 'MESHPRESS_SHUTDOWN_GRACE_MS',
+  requestTimeoutMs: 'MESHPRESS_REQUEST_TIMEOUT_MS',
   cacheReverifyAfterMs: 'MESHPRESS_CACHE_REVERIFY_MS',
   instanceId: 'MESHPRESS_INSTANCE_ID',
   exposeOpenApi: 'MESHPRESS_OPENAPI',

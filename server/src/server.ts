@@ -113,6 +113,7 @@ export async function startServer(
         logger,
         version: SERVER_VERSION,
         exposeOpenApi: config.exposeOpenApi,
+        requestTimeoutMs: config.requestTimeoutMs,
         isReady: () => !draining,
         limiter,
       }),

@@ -10,12 +10,14 @@ import { z } from 'zod';
  * held poll has arrived in full before it is held.
  */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 300_000;
+/** Node's timers hold at most a signed 32-bit count of milliseconds. */
+export const MAX_REQUEST_TIMEOUT_MS = 2 ** 31 - 1;
 
 export const requestTimeoutSchema = z
   .number()
   .int()
   .min(1)
-  .max(2 ** 31 - 1)
+  .max(MAX_REQUEST_TIMEOUT_MS)
   .default(DEFAULT_REQUEST_TIMEOUT_MS);
 
 /**

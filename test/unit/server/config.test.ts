@@ -52,6 +52,15 @@ describe('server configuration from the environment', () => {
     );
   });
 
+  it('bounds how long a request may take to arrive: five minutes unless set, never zero', () => {
+    expect(configFromEnv({}).requestTimeoutMs).toBe(300_000);
+    expect(configFromEnv({ MESHPRESS_REQUEST_TIMEOUT_MS: '30000' }).requestTimeoutMs).toBe(30_000);
+    for (const bad of ['0', '30s', '1.5'])
+      expect(() => configFromEnv({ MESHPRESS_REQUEST_TIMEOUT_MS: bad })).toThrow(
+        /MESHPRESS_REQUEST_TIMEOUT_MS/,
+      );
+  });
+
   it('requires contact points and a data center for the cassandra store', () => {
     expect(() => configFromEnv({ MESHPRESS_STORE: 'cassandra' })).toThrow(
       /MESHPRESS_CASSANDRA_CONTACT_POINTS/,
