@@ -150,6 +150,23 @@ describe('inbound request targets', { timeout: 30_000 }, () => {
   });
 });
 
+describe('inbound requests the local app cannot be sent', { timeout: 30_000 }, () => {
+  it('a repeated Host is answered 400 INVALID_REQUEST, not counted as an error of the app', async () => {
+    const before = { ...core.stats.inbound };
+    const answer = await rawExchange(
+      inbound.url,
+      `GET /public HTTP/1.1\r\nHost: a\r\nHost: b\r\n${WEB}Connection: close\r\n\r\n`,
+    );
+    expect([answer.status, answer.code]).toEqual([400, 'INVALID_REQUEST']);
+    expect(answer.head).toContain('x-meshpress-policy-version: 1');
+    expect(seen).toEqual([]);
+    expect(core.stats.inbound).toMatchObject({
+      upstreamErrors: before.upstreamErrors,
+      badRequests: before.badRequests + 1,
+    });
+  });
+});
+
 describe('inbound request bodies', { timeout: 30_000 }, () => {
   it("keeps the caller's content-length, and a chunked body chunked", async () => {
     const sized = await send('/upload', { method: 'POST', body: Buffer.from('hello'), rest: 'later' });

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileMeshPayload } from '../../client/src/mesh/index.js';
 import { SidecarCore } from '../../client/src/sidecar/core.js';
 import { closeAll, type Listener, listen, stopAccepting } from '../../client/src/sidecar/listeners.js';
-import { getJson, sendMany } from './sidecar-harness.js';
+import { getJson, rawExchange, sendMany } from './sidecar-harness.js';
 
 /**
  * The sidecar's traffic behaviours against real upstream servers over loopback (undici pools, real
@@ -256,6 +256,30 @@ describe('sidecar outbound behaviour against real upstreams', { timeout: 60_000 
       headers: { 'x-meshpress-app': 'admin-console', 'x-meshpress-principal': 'root' },
     });
     expect(await res.text()).toBe('ok:orders:');
+  });
+
+  it('a request undici refuses to send (a repeated Host) is answered 400 INVALID_REQUEST: not retried, not charged to the endpoint', async () => {
+    routes(
+      {
+        name: 'refused-locally',
+        action: to('single'),
+        retryPolicy: { maxRetries: 2, perTryTimeoutMs: 2_000, retryOn: ['5xx'] },
+      },
+      [{ name: 'single', endpoints: [endpoint(ok)], outlierDetection: {} }],
+    );
+    for (let i = 0; i < 2; i++) {
+      const answer = await rawExchange(
+        outbound.url,
+        'GET /orders HTTP/1.1\r\nHost: a\r\nHost: b\r\nConnection: close\r\n\r\n',
+      );
+      expect([answer.status, answer.code]).toEqual([400, 'INVALID_REQUEST']);
+      expect(answer.body).toContain('duplicate host header');
+      expect(answer.head).toContain('x-meshpress-attempts: 1');
+    }
+    expect(core.stats.target('single')).toMatchObject({ errors: 0, ejections: 0 });
+    expect(core.stats.route('refused-locally').retries).toBe(0);
+    const next = await fetch(`${outbound.url}/orders`);
+    expect([next.status, await next.text()]).toEqual([200, 'ok:orders:']);
   });
 });
 

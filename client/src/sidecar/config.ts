@@ -29,6 +29,18 @@ export const DEFAULT_LISTENER_KEEP_ALIVE_MS = 60_000;
 export const DEFAULT_UPSTREAM_CONNECT_TIMEOUT_MS = 5_000;
 export const DEFAULT_LOCAL_APP_MAX_CONNECTIONS = 1024;
 
+/**
+ * A principal the outbound proxy can stamp as `x-meshpress-principal`: what a policy can name (SPIFFE IDs
+ * and similar: visible ASCII, no spaces, starting with a letter or digit) and a header can carry. undici
+ * refuses a header value with a control character, which failed every outbound request.
+ */
+export const stampedPrincipalSchema = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9][\x21-\x7e]{0,127}$/,
+    'principals are 1-128 visible ASCII characters (no spaces or control characters) starting with a letter or digit',
+  );
+
 const port = z.coerce.number().int().min(0).max(65_535);
 const positiveInt = z.coerce.number().int().min(1);
 const serverAddress = z.string().trim().min(1);
@@ -65,7 +77,7 @@ export const sidecarConfigSchema = z
       .default(DEFAULT_LONG_POLL_WAIT_MS),
     pollIntervalMs: positiveInt.default(DEFAULT_POLL_INTERVAL_MS),
     /** Sent to the meshpress service, and stamped on outbound requests as x-meshpress-principal. */
-    principal: z.string().min(1).max(128).optional(),
+    principal: stampedPrincipalSchema.optional(),
     cacheDir: z.string().min(1).optional(),
     startupTimeoutMs: z.coerce.number().int().min(0).default(DEFAULT_STARTUP_TIMEOUT_MS),
     maxRequestBodyBytes: positiveInt.default(DEFAULT_MAX_REQUEST_BODY_BYTES),

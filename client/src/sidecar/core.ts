@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { type Clock, systemClock } from '../core/clock.js';
+import { identityValueSchema } from '../core/names.js';
 import { parseOrThrow } from '../core/validation.js';
 import type { PolicySnapshot, RoutesSnapshot } from '../mesh/index.js';
 import { adminView, healthView } from './admin.js';
@@ -10,6 +11,7 @@ import {
   DEFAULT_MAX_REQUEST_BODY_BYTES,
   DEFAULT_UPSTREAM_CONNECT_TIMEOUT_MS,
   DEFAULT_UPSTREAM_KEEP_ALIVE_MS,
+  stampedPrincipalSchema,
 } from './config.js';
 import { DRAINING } from './errors.js';
 import { InboundGuard, type PolicyState } from './inbound-guard.js';
@@ -42,8 +44,8 @@ export const sidecarCoreOptionsSchema = z
     upstreamConnectTimeoutMs: z.number().int().min(1).default(DEFAULT_UPSTREAM_CONNECT_TIMEOUT_MS),
     maxRequestBodyBytes: z.number().int().min(1).default(DEFAULT_MAX_REQUEST_BODY_BYTES),
     /** Stamped on outbound requests as x-meshpress-app / x-meshpress-principal. */
-    app: z.string().min(1).optional(),
-    principal: z.string().min(1).optional(),
+    app: identityValueSchema.optional(),
+    principal: stampedPrincipalSchema.optional(),
     /** Where the inbound guard forwards allowed requests; without it the guard denies everything. */
     localApp: z
       .object({

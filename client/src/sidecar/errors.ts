@@ -29,6 +29,8 @@ export type SidecarErrorCode =
   | 'BAD_REQUEST'
   /** Inbound: the request target is not a path (`http://host/path`, `OPTIONS *`, `//host/path`). */
   | 'INVALID_REQUEST_TARGET'
+  /** The HTTP client refused to send the request on as it is (a repeated Host, a header value HTTP does not allow). */
+  | 'INVALID_REQUEST'
   /** The sidecar is shutting down. */
   | 'DRAINING';
 

@@ -12,6 +12,7 @@ import {
   POLICY_VERSION_HEADER,
   PRINCIPAL_HEADER,
 } from './headers.js';
+import { localRefusal } from './local-refusal.js';
 import { hasBody, requestBodyStream } from './request-body.js';
 import { isOriginFormPath } from './request-target.js';
 import { writeRejection } from './respond.js';
@@ -171,6 +172,12 @@ export class InboundGuard {
       // Whatever the app did not read is read off and thrown away (requestBodyStream).
       body?.destroy();
       if (caller.aborted) return;
+      const refusal = localRefusal(error);
+      if (refusal !== undefined) {
+        this.#stats.inbound.badRequests++;
+        writeRejection(res, refusal, extra);
+        return;
+      }
       this.#stats.inbound.upstreamErrors++;
       const failure = classifyUpstreamError(error);
       res.shouldKeepAlive = false;

@@ -18,6 +18,7 @@ import {
   routeNotFound,
 } from './errors.js';
 import { APP_HEADER, ATTEMPT_HEADER, PRINCIPAL_HEADER } from './headers.js';
+import { localRefusal } from './local-refusal.js';
 import type { NodeRegistry, NodeRuntime } from './node-registry.js';
 import { classifyUpstreamError } from './retry-policy.js';
 import {
@@ -191,6 +192,10 @@ export class OutboundProxy {
           this.#error(runtime, node, endpoint, counters);
         return TIMEOUT_FAILURE;
       }
+      // Refused by undici before sending: the caller's request is at fault, not the endpoint, and a
+      // retry would be refused the same way.
+      const refusal = localRefusal(error);
+      if (refusal !== undefined) return { kind: 'local', rejection: refusal };
       this.#error(runtime, node, endpoint, counters);
       return { kind: 'failure', failure: classifyUpstreamError(error), error };
     }

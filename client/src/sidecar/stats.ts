@@ -35,7 +35,10 @@ export interface InboundCounters {
   denied: number;
   /** Allowed requests the local app could not answer (connect failure, reset, timeout). */
   upstreamErrors: number;
-  /** Requests refused as malformed before they reached the app (a target that is not a path). */
+  /**
+   * Requests refused as malformed before they reached the app: a target that is not a path, or a
+   * request the HTTP client would not send on (a repeated Host).
+   */
   badRequests: number;
 }
 

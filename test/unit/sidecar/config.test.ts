@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../../client/src/core/errors.js';
 import { clientServers, parseSidecarConfig } from '../../../client/src/sidecar/config.js';
+import { SidecarCore } from '../../../client/src/sidecar/core.js';
 import { configInputFromArgs } from '../../../client/src/sidecar/flags.js';
 
 const parse = (argv: string[], env: Record<string, string> = {}) => {
@@ -87,6 +88,21 @@ describe('sidecar configuration (flags over MESHPRESS_SIDECAR_* environment)', (
       ]),
     );
     expect(paths.sort()).toEqual(['adminPort', 'app', 'pollMode', 'routesTopic']);
+  });
+
+  it('refuses a principal that cannot be sent as a header value or named by a policy', () => {
+    const base = ['--server', 'a:1', '--app', 'web', '--routes-topic', 'mesh.web.routes'];
+    for (const principal of ['spiffe://prod/a\nb', 'tab\there', 'with space', 'café', '-leading'])
+      expect(
+        issuesOf(() => parse([...base, '--principal', principal])),
+        principal,
+      ).toEqual(['principal']);
+    expect(parse([...base, '--principal', 'spiffe://prod/ns/web/sa/web']).principal).toBe(
+      'spiffe://prod/ns/web/sa/web',
+    );
+    // The programmatic core stamps the same headers: same rule.
+    expect(() => new SidecarCore({ principal: 'a\r\nx-meshpress-app: admin' })).toThrow(ValidationError);
+    expect(() => new SidecarCore({ app: 'not valid' })).toThrow(ValidationError);
   });
 
   it('checks addresses against an explicit transport and turns bare REST addresses into URLs', () => {
