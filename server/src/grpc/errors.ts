@@ -1,5 +1,5 @@
 import { Metadata, type StatusObject } from '@grpc/grpc-js';
-import { MalformedRequestError, type MeshpressError, ValidationError } from '@meshpress/client';
+import { MalformedRequestError, type MeshpressError } from '@meshpress/client';
 import { ERROR_STATUS } from '../core/error-status.js';
 
 export const ERROR_CODE_KEY = 'meshpress-error-code';
@@ -52,19 +52,6 @@ export function asciiJson(value: unknown): string {
     /[\u007f-\uffff]/g,
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
   );
-}
-
-/**
- * Service validation names fields as the service inputs do; a few gRPC request fields are named or nested
- * differently, so their paths are renamed to what the caller actually sent.
- */
-export function renameIssuePaths(err: unknown, rename: (path: string) => string): unknown {
-  if (!(err instanceof ValidationError)) return err;
-  const issues = err.issues.map((issue) => ({ path: rename(issue.path), message: issue.message }));
-  const before = err.issues[0];
-  const after = issues[0];
-  const message = before && after ? err.message.replace(`(${before.path}:`, `(${after.path}:`) : err.message;
-  return new ValidationError(message, issues, { cause: err.cause });
 }
 
 /** What a request deserializer returns instead of throwing: grpc-js would answer INTERNAL for a throw. */

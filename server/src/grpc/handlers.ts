@@ -2,6 +2,7 @@ import type { ServerUnaryCall, UntypedServiceImplementation } from '@grpc/grpc-j
 import type { Caller } from '../core/caller.js';
 import type { PollInput } from '../core/inputs.js';
 import type { PollUpdate } from '../core/poll-rule.js';
+import { renameIssuePaths } from '../core/rename-issue-paths.js';
 import type { MeshpressService } from '../core/service.js';
 import { type AdapterContext, unary } from './call-runner.js';
 import {
@@ -24,7 +25,6 @@ import {
   toTopicMessage,
   toVersionMessage,
 } from './encode.js';
-import { renameIssuePaths } from './errors.js';
 import type {
   AddScopesRequest,
   GetConsumersRequest,

@@ -9,8 +9,8 @@ import {
   versionView,
 } from '@meshpress/client';
 import { z } from 'zod';
+import { renameIssuePaths } from '../core/rename-issue-paths.js';
 import type { MeshpressService } from '../core/service.js';
-import { renameIssuePaths } from '../grpc/errors.js';
 import { pollUntilAnswered } from './poll-call.js';
 import { pollResponseBody } from './poll-response.js';
 import { jsonPublish, rawPublish } from './publish-input.js';
