@@ -4,6 +4,7 @@ export * from './core/compiled-resolution.js';
 export * from './core/errors.js';
 export * from './core/model.js';
 export * from './core/names.js';
+export * from './core/rename-issue-paths.js';
 export * from './core/resolve.js';
 export * from './core/s3-client.js';
 export * from './core/scope.js';
@@ -43,6 +44,7 @@ export {
   DEFAULT_PUBLISH_INLINE_LIMIT_BYTES,
   type MeshpressAdminOptions,
 } from './publisher/admin-options.js';
+export { NoAnswerError, PublishOutcomeUnknownError } from './publisher/no-answer-error.js';
 export type { PublishPayload } from './publisher/payload-input.js';
 export type { ProgressListener, UploadProgress } from './publisher/progress.js';
 export {

@@ -332,6 +332,14 @@ describe('errors', () => {
       .catch((e: unknown) => e);
     expect(raw).toBeInstanceOf(ValidationError);
     expect((raw as ValidationError).issues.map((i) => i.path)).toContain('scopes.0');
+    // Sent as repeated `scope` and `meta.*` query parameters; reported under the options' names.
+    const rawMany = await admin
+      .publish('pub.errors', Buffer.from('x'), { scopes: ['*', 'planet=mars'], metadata: { 'bad key': 'v' } })
+      .catch((e: unknown) => e);
+    expect(rawMany).toBeInstanceOf(ValidationError);
+    const rawPaths = (rawMany as ValidationError).issues.map((i) => i.path);
+    expect(rawPaths).toContain('scopes.1');
+    expect(rawPaths).toContain('metadata.bad key');
 
     const badName = await admin.getTopic('Bad Name').catch((e: unknown) => e);
     expect(badName).toBeInstanceOf(ValidationError);

@@ -78,4 +78,22 @@ describe('REST publish validation issues name the fields the caller sent', () =>
     });
     expect(inline.paths).toEqual(['scopes']);
   });
+
+  it('a raw publish: the scope query parameter, by position when repeated', async () => {
+    const raw = (query: string) => ({
+      method: 'POST' as const,
+      url: `/v1/topics/t/versions?${query}`,
+      headers: { 'content-type': 'application/octet-stream' },
+      payload: Buffer.from('bytes'),
+    });
+    const one = await rejected(raw('scope=region%3Deu%20west'));
+    expect(one.paths).toEqual(['scope']);
+    expect(one.message).toContain('(scope:');
+
+    const second = await rejected(raw('scope=region%3Deu-west-1&scope=nonsense'));
+    expect(second.paths).toEqual(['scope.1']);
+
+    const meta = await rejected(raw(`scope=*&meta.build=${'x'.repeat(5000)}`));
+    expect(meta.paths).toEqual(['meta.build']);
+  });
 });

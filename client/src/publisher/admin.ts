@@ -1,5 +1,6 @@
 import { IntegrityError, InternalError } from '../core/errors.js';
 import type { PinRecord, ResolvedTarget, TopicRecord, VersionRecord } from '../core/model.js';
+import { renameIssuePaths } from '../core/rename-issue-paths.js';
 import { sha256Hex } from '../core/sha256.js';
 import { parseOrThrow } from '../core/validation.js';
 import {
@@ -476,7 +477,15 @@ export class MeshpressAdmin {
       },
       versionView,
     );
-    return fromVersionView(await outcomeOf(topic, request));
+    const scopeCount = opts.scopes?.length ?? 0;
+    return fromVersionView(
+      await outcomeOf(
+        topic,
+        request.catch((error: unknown) => {
+          throw renameIssuePaths(error, (path) => optionField(path, scopeCount));
+        }),
+      ),
+    );
   }
 
   async #postVersion(topic: string, body: object, signal: AbortSignal | undefined): Promise<VersionRecord> {
@@ -489,6 +498,18 @@ export class MeshpressAdmin {
     );
     return fromVersionView(view);
   }
+}
+
+/**
+ * The server names a raw publish's bad fields by its query parameters (`scope`, `scope.1`, `meta.build`);
+ * callers of this library gave them as `scopes` and `metadata`, and the JSON form reports those names.
+ */
+function optionField(path: string, scopeCount: number): string {
+  if (path === 'scope') return scopeCount === 1 ? 'scopes.0' : 'scopes';
+  if (path.startsWith('scope.')) return `scopes.${path.slice('scope.'.length)}`;
+  if (path === 'meta') return 'metadata';
+  if (path.startsWith('meta.')) return `metadata.${path.slice('meta.'.length)}`;
+  return path;
 }
 
 /** A publish without an answer may have been committed: say so rather than "unavailable". */

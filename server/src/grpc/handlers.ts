@@ -1,8 +1,8 @@
 import type { ServerUnaryCall, UntypedServiceImplementation } from '@grpc/grpc-js';
+import { renameIssuePaths } from '@meshpress/client';
 import type { Caller } from '../core/caller.js';
 import type { PollInput } from '../core/inputs.js';
 import type { PollUpdate } from '../core/poll-rule.js';
-import { renameIssuePaths } from '../core/rename-issue-paths.js';
 import type { MeshpressService } from '../core/service.js';
 import { type AdapterContext, unary } from './call-runner.js';
 import {

@@ -5,7 +5,7 @@ import { metadataFromQuery, type publishBody, rawPublishQuery } from './request-
 
 /**
  * A REST publish as a service input, with the way back from the service's field names to the caller's:
- * the service validates some fields itself (S3 locations), and names them as its input does, so its
+ * the service validates some fields itself (S3 locations, raw scopes and metadata), and names them as its input does, so its
  * issues are renamed before they reach the caller (as the gRPC adapter does).
  */
 export interface RestPublish {
@@ -79,8 +79,20 @@ export function rawPublish(
       metadata: metadataFromQuery(parsed),
       ...(parsed.sha256 ? { sha256: parsed.sha256 } : {}),
     },
-    // Scope and metadata issues keep the service's names (`scopes.0`, `metadata.<key>`): the client
-    // library reports them under its options of those names, whichever form it published in.
-    fieldOf: samePath,
+    fieldOf: rawQueryField(Array.isArray(scope)),
+  };
+}
+
+/**
+ * `scopes.1` was the second `scope` parameter, named as the query schema would name it: `scope.1` when
+ * the parameter was repeated, `scope` when it was given once. `metadata.build` was `meta.build`.
+ */
+function rawQueryField(repeatedScope: boolean): (path: string) => string {
+  return (path) => {
+    if (path === 'scopes') return 'scope';
+    if (path.startsWith('scopes.')) return repeatedScope ? `scope.${path.slice('scopes.'.length)}` : 'scope';
+    if (path === 'metadata') return 'meta';
+    if (path.startsWith('metadata.')) return `meta.${path.slice('metadata.'.length)}`;
+    return path;
   };
 }

@@ -2,6 +2,7 @@ import {
   errorView,
   pinView,
   pollUpdateView,
+  renameIssuePaths,
   toPinView,
   topicView,
   toTopicView,
@@ -9,7 +10,6 @@ import {
   versionView,
 } from '@meshpress/client';
 import { z } from 'zod';
-import { renameIssuePaths } from '../core/rename-issue-paths.js';
 import type { MeshpressService } from '../core/service.js';
 import { pollUntilAnswered } from './poll-call.js';
 import { pollResponseBody } from './poll-response.js';

@@ -1,8 +1,8 @@
-import { ValidationError } from '@meshpress/client';
+import { ValidationError } from './errors.js';
 
 /**
  * Service validation names fields as the service inputs do; an adapter whose request nests or names a few
- * fields differently (gRPC messages, REST's `payload.s3`) renames the paths to what the caller actually
+ * fields differently (the server's gRPC messages and REST query, the client's options) renames the paths to what the caller actually
  * sent. Anything but a ValidationError passes through unchanged.
  */
 export function renameIssuePaths(err: unknown, rename: (path: string) => string): unknown {
