@@ -5,8 +5,8 @@ import { metadataFromQuery, type publishBody, rawPublishQuery } from './request-
 
 /**
  * A REST publish as a service input, with the way back from the service's field names to the caller's:
- * the service validates some fields itself (S3 locations, raw scopes and metadata), and names them as its input does, so its
- * issues are renamed before they reach the caller (as the gRPC adapter does).
+ * the service validates some fields itself (S3 locations, raw scopes and metadata), and names them as
+ * its input does, so its issues are renamed before they reach the caller (as the gRPC adapter does).
  */
 export interface RestPublish {
   readonly input: PublishInput;
