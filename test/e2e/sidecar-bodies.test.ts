@@ -144,6 +144,8 @@ let cutShort: number;
 let utf8Header: number;
 /** 503 with a 300 KiB body on the first attempt, 200 on the next. */
 let bigFailure: number;
+/** On the first attempt, 503 with the start of a body that never ends; 200 on the next. */
+let hungFailure: number;
 
 beforeAll(async () => {
   echo = await upstream((req, res) => {
@@ -188,6 +190,11 @@ beforeAll(async () => {
   bigFailure = await upstream((req, res) => {
     req.resume();
     if (req.headers['x-meshpress-attempt'] === '1') res.writeHead(503).end(bytes(300 * 1024));
+    else res.writeHead(200).end('second');
+  });
+  hungFailure = await upstream((req, res) => {
+    req.resume();
+    if (req.headers['x-meshpress-attempt'] === '1') res.writeHead(503).write('the start of an error page');
     else res.writeHead(200).end('second');
   });
   core = new SidecarCore({ app: 'bodies', maxRequestBodyBytes: LIMIT });
@@ -324,5 +331,40 @@ describe('response bodies', { timeout: 30_000 }, () => {
       '2',
     ]);
     expect(core.nodes.get('big-failure').circuit.active).toBe(0);
+  });
+
+  it('retries past a 5xx whose body never ends: the body is abandoned, freeing its connection slot for the retry', async () => {
+    version++;
+    const doc = {
+      kind: 'mesh.routes.v1',
+      virtualService: 'bodies.e2e',
+      router: {
+        routes: [
+          {
+            name: 'hung-failure',
+            match: { prefix: '/' },
+            action: { weightedTargets: [{ virtualNode: 'hung-failure', weight: 1 }] },
+            retryPolicy: { maxRetries: 1, perTryTimeoutMs: 2_000, retryOn: ['5xx'] },
+          },
+        ],
+      },
+      virtualNodes: [
+        {
+          name: 'hung-failure',
+          endpoints: [{ host: '127.0.0.1', port: hungFailure }],
+          connectionPool: { maxConnections: 1 },
+        },
+      ],
+    };
+    core.setRoutes(compileMeshPayload('mesh.routes.v1', JSON.stringify(doc)), { version });
+    const started = Date.now();
+    const reply = await send('/');
+    expect([reply.status, reply.body.toString(), reply.headers['x-meshpress-attempts']]).toEqual([
+      200,
+      'second',
+      '2',
+    ]);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(core.nodes.get('hung-failure').circuit.active).toBe(0);
   });
 });

@@ -78,6 +78,15 @@ export interface OutboundProxyOptions {
 const TIMEOUT_FAILURE: AttemptResult<never> = Object.freeze({ kind: 'failure', failure: 'timeout' });
 
 /**
+ * How long a discarded response body (one retried past) may keep arriving before it is abandoned with
+ * its connection. Reading off the rest lets the connection be reused, which is worth it only when the
+ * rest is about to arrive; an upstream that stalls mid-body would otherwise hold the connection and the
+ * circuit slot (that the retry may be waiting for) until it closes the connection itself. Envoy resets
+ * such a response at once.
+ */
+export const DISCARD_DRAIN_MS = 100;
+
+/**
  * The outbound half of the sidecar, without HTTP plumbing: `plan` reads the current routes state once
  * and decides route, rate limit and target; `execute` runs the attempts on that plan's snapshot alone
  * (retries, per-try and route timeouts, circuit breaking, outlier ejection). A swap between or during
@@ -149,7 +158,7 @@ export class OutboundProxy {
       controller,
       attempt: (attempt, attemptSignal) =>
         this.#attempt(target.node, targetCounters, request, attempt, attemptSignal),
-      discard: discardResponse,
+      discard: this.#discard,
       onRetry: () => countRetry(routeCounters),
     });
   }
@@ -206,6 +215,14 @@ export class OutboundProxy {
     return { kind: 'response', status: response.statusCode, response };
   }
 
+  /** Throws away a response that will not be used; bound once, as the runner's `discard`. */
+  readonly #discard = (response: UpstreamResponse): void => {
+    const body = response.body;
+    body.discard();
+    // Usually the whole body came with the headers and it is closed already.
+    if (!body.closed) this.#o.clock.setTimeout(() => body.destroy(), DISCARD_DRAIN_MS);
+  };
+
   #error(
     runtime: NodeRuntime,
     node: MeshVirtualNode,
@@ -215,10 +232,6 @@ export class OutboundProxy {
     counters.errors++;
     if (runtime.outliers.recordError(endpoint, node)) counters.ejections++;
   }
-}
-
-function discardResponse(response: UpstreamResponse): void {
-  response.body.discard();
 }
 
 function countRetry(counters: RouteCounters): void {

@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
 import type { MeshEndpoint } from '../../../client/src/mesh/index.js';
 import type { Cancellation } from '../../../client/src/sidecar/cancellation.js';
 import {
@@ -7,6 +8,7 @@ import {
   type UpstreamRequest,
   type UpstreamResponse,
 } from '../../../client/src/sidecar/upstream.js';
+import { UpstreamExchange } from '../../../client/src/sidecar/upstream-exchange.js';
 
 export interface UpstreamCall {
   readonly host: string;
@@ -75,4 +77,47 @@ export function deferred<T>() {
     resolve = r;
   });
   return { promise, resolve };
+}
+
+/** undici's side of a dispatch, driven by hand: abort() fails the request through the handler, as undici does. */
+export class FakeController implements Dispatcher.DispatchController {
+  aborted = false;
+  paused = false;
+  reason: Error | null = null;
+  rawHeaders: Buffer[] | null = null;
+  constructor(readonly exchange: UpstreamExchange) {}
+  abort(reason: Error): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.exchange.onResponseError(this, reason);
+  }
+  pause(): void {
+    this.paused = true;
+  }
+  resume(): void {
+    this.paused = false;
+  }
+}
+
+/**
+ * A real UpstreamExchange for `call`, as UndiciUpstream makes one, with its undici side under the test's
+ * control: `connect()` is undici getting a connection (onRequestStart), `respond()` the response head and
+ * the start of its body.
+ */
+export function exchangeFor(call: UpstreamCall) {
+  const exchange = new UpstreamExchange(call.signal, () => undefined);
+  const controller = new FakeController(exchange);
+  return {
+    exchange,
+    controller,
+    connect() {
+      exchange.onRequestStart(controller);
+    },
+    respond(status: number, firstChunk?: string) {
+      controller.rawHeaders = [Buffer.from('content-type'), Buffer.from('text/plain')];
+      exchange.onResponseStart(controller, status, {});
+      if (firstChunk !== undefined) exchange.onResponseData(controller, Buffer.from(firstChunk));
+    },
+  };
 }

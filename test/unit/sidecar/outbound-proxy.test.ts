@@ -6,7 +6,7 @@ import { NodeRegistry } from '../../../client/src/sidecar/node-registry.js';
 import { type OutboundPlan, OutboundProxy } from '../../../client/src/sidecar/outbound-proxy.js';
 import { SidecarStats } from '../../../client/src/sidecar/stats.js';
 import type { UpstreamResponse } from '../../../client/src/sidecar/upstream.js';
-import { deferred, hang, reply, ScriptedUpstream, type UpstreamCall } from './fake-upstream.js';
+import { deferred, exchangeFor, hang, reply, ScriptedUpstream, type UpstreamCall } from './fake-upstream.js';
 
 /** A one-route snapshot sending everything to `node` at `host`; `rateLimit` in `extra` goes to the top level. */
 function snapshot(
@@ -41,11 +41,12 @@ function setup(answer: (call: UpstreamCall) => Promise<UpstreamResponse>) {
   const clock = new ManualClock();
   const upstream = new ScriptedUpstream(answer);
   const stats = new SidecarStats();
+  const nodes = new NodeRegistry(clock);
   const proxy = new OutboundProxy({
     clock,
     random: () => 0,
     upstream,
-    nodes: new NodeRegistry(clock),
+    nodes,
     stats,
     app: 'checkout',
     principal: 'spiffe://prod/checkout',
@@ -63,7 +64,7 @@ function setup(answer: (call: UpstreamCall) => Promise<UpstreamResponse>) {
   const flush = async () => {
     for (let i = 0; i < 20; i++) await Promise.resolve();
   };
-  return { clock, upstream, stats, proxy, run, flush };
+  return { clock, upstream, stats, nodes, proxy, run, flush };
 }
 
 describe('OutboundProxy: per-request snapshot capture', () => {
@@ -226,6 +227,39 @@ describe('OutboundProxy: circuit breaking and outlier ejection', () => {
     await new Promise<void>((resolve) => ra.response.body.onClose(resolve));
     expect((await b).kind).toBe('response');
     expect(t.upstream.calls).toHaveLength(2);
+  });
+
+  it('a retried 5xx whose body never ends is abandoned shortly after, releasing its connection slot', async () => {
+    const t = setup((call) => {
+      if (call.header('x-meshpress-attempt') !== '1') return reply(200, 'second');
+      const driven = exchangeFor(call);
+      driven.connect();
+      driven.respond(503, 'the start of an error page');
+      return driven.exchange.response;
+    });
+    t.proxy.swap(
+      snapshot(
+        'a',
+        '10.0.0.1',
+        { retryPolicy: { maxRetries: 1, perTryTimeoutMs: 1_000, retryOn: ['5xx'] } },
+        { connectionPool: { maxConnections: 1 } },
+      ),
+      { version: 1 },
+    );
+    let settled = false;
+    const pending = t.run(t.proxy.plan('GET', '/', NO_HEADERS)).finally(() => {
+      settled = true;
+    });
+    // The retry waits for the first attempt's slot, which its discarded body holds until abandoned.
+    for (let waited = 0; !settled && waited < 1_500; waited += 10) await t.clock.advanceAsync(10);
+    const outcome = await pending;
+    expect(outcome).toMatchObject({ kind: 'response', status: 200, attempts: 2 });
+    if (outcome.kind !== 'response') throw new Error('expected a response');
+    outcome.response.body.discard();
+    await new Promise<void>((resolve) => outcome.response.body.onClose(resolve));
+    outcome.settle();
+    await t.clock.advanceAsync(60_000, 1_000);
+    expect(t.nodes.get('a').circuit).toMatchObject({ active: 0, pending: 0 });
   });
 
   it('ejects an endpoint after consecutive 5xx and answers NO_HEALTHY_UPSTREAM until it returns', async () => {
