@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 
@@ -89,6 +89,50 @@ export async function spawnUpstream(name: string): Promise<UpstreamProcess> {
   );
   const match = await waitForLine(handle, /listening (\d+)/, `upstream ${name}`);
   return { ...handle, name, port: Number(match[1]) };
+}
+
+/**
+ * A process that listens and then never accepts (its event loop blocked), with a backlog of one: once the
+ * kernel's accept queue is full, connection attempts are left unanswered, as with a blackholed address.
+ */
+const BLACKHOLE_SCRIPT = `
+const net = require('node:net');
+const server = net.createServer();
+server.listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => {
+  process.stdout.write('listening ' + server.address().port + '\\n');
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
+});
+`;
+
+export interface BlackholeProcess extends ChildHandle {
+  readonly port: number;
+}
+
+/** Starts a blackhole (see BLACKHOLE_SCRIPT) and fills its accept queue, so that the next connect hangs. */
+export async function spawnBlackhole(): Promise<BlackholeProcess> {
+  const handle = track(
+    spawn(process.execPath, ['-e', BLACKHOLE_SCRIPT], { stdio: ['ignore', 'pipe', 'pipe'] }),
+  );
+  const port = Number((await waitForLine(handle, /listening (\d+)/, 'blackhole'))[1]);
+  const fillers: Socket[] = [];
+  for (let i = 0; i < 16; i++) {
+    const socket = connect(port, '127.0.0.1');
+    fillers.push(socket);
+    socket.on('error', () => undefined);
+    const connected = await new Promise<boolean>((resolve) => {
+      socket.once('connect', () => resolve(true));
+      setTimeout(() => resolve(false), 300);
+    });
+    if (!connected) break;
+  }
+  return {
+    ...handle,
+    port,
+    async stop(signal = 'SIGKILL') {
+      for (const socket of fillers) socket.destroy();
+      return handle.stop(signal);
+    },
+  };
 }
 
 export interface SidecarProcess extends ChildHandle {

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileMeshPayload } from '../../client/src/mesh/index.js';
 import { SidecarCore } from '../../client/src/sidecar/core.js';
 import { closeAll, type Listener, listen, stopAccepting } from '../../client/src/sidecar/listeners.js';
-import { getJson, rawExchange, sendMany } from './sidecar-harness.js';
+import { getJson, rawExchange, sendMany, spawnBlackhole } from './sidecar-harness.js';
 
 /**
  * The sidecar's traffic behaviours against real upstream servers over loopback (undici pools, real
@@ -175,6 +175,36 @@ describe('sidecar outbound behaviour against real upstreams', { timeout: 60_000 
     const down = await getJson(`${outbound.url}/x`);
     expect(down.status).toBe(503);
     expect(down.body.error.code).toBe('UPSTREAM_CONNECT_FAILURE');
+  });
+
+  it('a per-try timeout while the connection is still being made ends the attempt and frees its circuit slot at once', async () => {
+    const blackhole = await spawnBlackhole();
+    try {
+      routes(
+        {
+          name: 'connecting',
+          action: to('blackholed'),
+          retryPolicy: { maxRetries: 1, perTryTimeoutMs: 100, retryOn: ['reset'] },
+        },
+        [
+          {
+            name: 'blackholed',
+            endpoints: [endpoint(blackhole.port)],
+            connectionPool: { maxConnections: 2 },
+          },
+        ],
+      );
+      const started = Date.now();
+      const res = await getJson(`${outbound.url}/x`);
+      expect([res.status, res.body.error.code]).toEqual([504, 'UPSTREAM_TIMEOUT']);
+      expect(res.headers.get('x-meshpress-attempts')).toBe('2');
+      expect(Date.now() - started).toBeLessThan(2_000);
+      // Both attempts are still connecting as far as undici knows; neither holds a slot.
+      const circuit = core.nodes.get('blackholed').circuit;
+      expect([circuit.active, circuit.pending]).toEqual([0, 0]);
+    } finally {
+      await blackhole.stop();
+    }
   });
 
   it('circuit breaking: beyond maxConnections + maxPendingRequests, 503 OVERFLOW naming the limit', async () => {

@@ -195,8 +195,14 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamRes
 
   readonly #abortBySignal = (): void => {
     const controller = this.#controller;
-    // Not yet on a connection: onRequestStart aborts it when it gets one (as undici's request() does).
-    if (controller !== undefined) controller.abort(abortReason(this.#signal));
+    if (controller !== undefined) {
+      controller.abort(abortReason(this.#signal));
+      return;
+    }
+    // Not yet on a connection (still connecting, or queued for one): undici cannot be told, so the
+    // exchange fails now, freeing whoever waits on it (the attempt and its circuit slot), rather than when
+    // the connect completes or times out. onRequestStart aborts the request if a connection comes.
+    this.onResponseError(undefined, abortReason(this.#signal));
   };
 
   #pauseUntilDrained(controller: Dispatcher.DispatchController, sink: ServerResponse): void {

@@ -259,7 +259,35 @@ describe('OutboundProxy: circuit breaking and outlier ejection', () => {
     await new Promise<void>((resolve) => outcome.response.body.onClose(resolve));
     outcome.settle();
     await t.clock.advanceAsync(60_000, 1_000);
-    expect(t.nodes.get('a').circuit).toMatchObject({ active: 0, pending: 0 });
+    const circuit = t.nodes.get('a').circuit;
+    expect([circuit.active, circuit.pending]).toEqual([0, 0]);
+  });
+
+  it('a per-try timeout while undici is still connecting ends the attempt and frees its slot at once', async () => {
+    const connecting: ReturnType<typeof exchangeFor>[] = [];
+    const t = setup((call) => {
+      // undici has no connection yet (a blackholed endpoint): onRequestStart has not come.
+      const driven = exchangeFor(call);
+      connecting.push(driven);
+      return driven.exchange.response;
+    });
+    t.proxy.swap(
+      snapshot(
+        'a',
+        '10.0.0.1',
+        { retryPolicy: { maxRetries: 1, perTryTimeoutMs: 100, retryOn: ['reset'] } },
+        { connectionPool: { maxConnections: 2 } },
+      ),
+      { version: 1 },
+    );
+    const pending = t.run(t.proxy.plan('GET', '/', NO_HEADERS));
+    await t.clock.advanceAsync(200, 10);
+    expect(await pending).toMatchObject({ kind: 'failure', failure: 'timeout', attempts: 2 });
+    const circuit = t.nodes.get('a').circuit;
+    expect([circuit.active, circuit.pending]).toEqual([0, 0]);
+    // The connections come later: both requests are aborted on the spot.
+    for (const driven of connecting) driven.connect();
+    expect(connecting.map((d) => d.controller.aborted)).toEqual([true, true]);
   });
 
   it('ejects an endpoint after consecutive 5xx and answers NO_HEALTHY_UPSTREAM until it returns', async () => {

@@ -190,6 +190,18 @@ describe('UpstreamExchange', () => {
     expect([streaming.controller.aborted, sink.destroyed]).toEqual([true, true]);
   });
 
+  it('a signal that aborts before undici has a connection fails the exchange at once and frees it; the connection, when it comes, is aborted', async () => {
+    const signal = new Cancellation();
+    let released = 0;
+    const exchange = new UpstreamExchange(signal, () => released++);
+    signal.abort(new Error('per-try'));
+    expect([released, exchange.closed]).toEqual([1, true]);
+    await expect(exchange.response).rejects.toThrow('per-try');
+    const controller = new Controller(exchange);
+    exchange.onRequestStart(controller);
+    expect([controller.aborted, controller.reason?.message, released]).toEqual([true, 'per-try', 1]);
+  });
+
   it('stops watching the signal once the body has ended', () => {
     const t = start();
     t.headers();
