@@ -67,6 +67,8 @@ const ROLE_OF_ACTION: Partial<Record<Action, 'publish' | 'consume'>> = {
 /** Non-poll reads (version records, payload bytes) are pooled and reused this long. */
 const READ_CACHE_TTL_MS = 2_000;
 
+const ignoreFailure = (): void => undefined;
+
 export const DEFAULT_INLINE_LIMIT_BYTES = 1024 * 1024;
 export const DEFAULT_MAX_PAYLOAD_BYTES = 64 * 1024 * 1024;
 
@@ -505,7 +507,12 @@ export class MeshpressService {
     const views: (TopicView | undefined)[] = new Array(input.topics.length);
     for (let i = 0; i < input.topics.length; i++) {
       const cached = this.#cache.get(input.topics[i]!.topic);
-      if (cached instanceof Promise) return undefined;
+      if (cached instanceof Promise) {
+        // The load goes on, and the evaluation that follows awaits it and reports a failure; this copy
+        // of it, left unawaited, must not surface as an unhandled rejection (the process would exit).
+        cached.catch(ignoreFailure);
+        return undefined;
+      }
       views[i] = cached;
     }
     const evaluation = this.#updatesFrom(input, views, tracker);
