@@ -84,6 +84,7 @@ export class FakeController implements Dispatcher.DispatchController {
   aborted = false;
   paused = false;
   reason: Error | null = null;
+  resumes = 0;
   rawHeaders: Buffer[] | null = null;
   constructor(readonly exchange: UpstreamExchange) {}
   abort(reason: Error): void {
@@ -97,6 +98,7 @@ export class FakeController implements Dispatcher.DispatchController {
   }
   resume(): void {
     this.paused = false;
+    this.resumes++;
   }
 }
 

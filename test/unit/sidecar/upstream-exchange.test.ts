@@ -1,38 +1,15 @@
 import type { ServerResponse } from 'node:http';
 import { Writable } from 'node:stream';
-import type { Dispatcher } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { Cancellation } from '../../../client/src/sidecar/cancellation.js';
 import { UpstreamExchange } from '../../../client/src/sidecar/upstream-exchange.js';
+import { FakeController } from './fake-upstream.js';
 
 /**
  * The exchange driven as undici drives a dispatch handler, step by step, with a real Writable standing
  * in for the caller's response (its write callbacks released by the test, so back-pressure happens on
  * cue). Real sockets are exercised by test/e2e/sidecar-bodies.test.ts.
  */
-
-/** undici's side: abort() fails the request through the handler, as the real client does. */
-class Controller implements Dispatcher.DispatchController {
-  aborted = false;
-  paused = false;
-  reason: Error | null = null;
-  resumes = 0;
-  rawHeaders: Buffer[] | null = null;
-  constructor(readonly exchange: UpstreamExchange) {}
-  abort(reason: Error): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    this.reason = reason;
-    this.exchange.onResponseError(this, reason);
-  }
-  pause(): void {
-    this.paused = true;
-  }
-  resume(): void {
-    this.paused = false;
-    this.resumes++;
-  }
-}
 
 /** A caller's response: keeps what it is given; with `manual`, each write completes when `release()`d. */
 class Sink extends Writable {
@@ -57,7 +34,7 @@ class Sink extends Writable {
 function start(signal = new Cancellation()) {
   let released = 0;
   const exchange = new UpstreamExchange(signal, () => released++);
-  const controller = new Controller(exchange);
+  const controller = new FakeController(exchange);
   exchange.onRequestStart(controller);
   const headers = (status = 200, raw: string[] = ['Content-Type', 'text/plain']) => {
     controller.rawHeaders = raw.map((h) => Buffer.from(h, 'latin1'));
@@ -197,7 +174,7 @@ describe('UpstreamExchange', () => {
     signal.abort(new Error('per-try'));
     expect([released, exchange.closed]).toEqual([1, true]);
     await expect(exchange.response).rejects.toThrow('per-try');
-    const controller = new Controller(exchange);
+    const controller = new FakeController(exchange);
     exchange.onRequestStart(controller);
     expect([controller.aborted, controller.reason?.message, released]).toEqual([true, 'per-try', 1]);
   });
