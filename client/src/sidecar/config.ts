@@ -4,6 +4,7 @@ import {
   DEFAULT_POLL_INTERVAL_MS,
   DEFAULT_STARTUP_TIMEOUT_MS,
   MAX_LONG_POLL_WAIT_MS,
+  MIN_POLL_INTERVAL_MS,
 } from '../consumer/options.js';
 import { identityValueSchema, topicNameSchema } from '../core/names.js';
 import { parseOrThrow } from '../core/validation.js';
@@ -75,7 +76,8 @@ export const sidecarConfigSchema = z
       .min(0)
       .max(MAX_LONG_POLL_WAIT_MS)
       .default(DEFAULT_LONG_POLL_WAIT_MS),
-    pollIntervalMs: positiveInt.default(DEFAULT_POLL_INTERVAL_MS),
+    // The client library's floor, checked here so that the flag is named (it also caps retry delays).
+    pollIntervalMs: z.coerce.number().int().min(MIN_POLL_INTERVAL_MS).default(DEFAULT_POLL_INTERVAL_MS),
     /** Sent to the meshpress service, and stamped on outbound requests as x-meshpress-principal. */
     principal: stampedPrincipalSchema.optional(),
     cacheDir: z.string().min(1).optional(),

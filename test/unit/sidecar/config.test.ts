@@ -85,9 +85,12 @@ describe('sidecar configuration (flags over MESHPRESS_SIDECAR_* environment)', (
         '70000',
         '--poll-mode',
         'push',
+        // Below the client library's floor (it caps retry delays too): named here, not by the client.
+        '--poll-interval-ms',
+        '500',
       ]),
     );
-    expect(paths.sort()).toEqual(['adminPort', 'app', 'pollMode', 'routesTopic']);
+    expect(paths.sort()).toEqual(['adminPort', 'app', 'pollIntervalMs', 'pollMode', 'routesTopic']);
   });
 
   it('refuses a principal that cannot be sent as a header value or named by a policy', () => {
