@@ -150,6 +150,7 @@ export class MeshpressClient {
         awaitingFirstAnswer: () => this.#awaitingFirstAnswer(),
         onUpdates: (updates, polled, signal) => this.#onUpdates(updates, polled, signal),
         onFailure: (failures) => this.#onFailure(failures),
+        onApplyOverdue: (updates) => this.#onApplyOverdue(updates),
       },
     );
     this.#metrics.trackSecondsSinceLastSuccessfulPoll(() => this.secondsSinceLastSuccessfulPoll());
@@ -344,7 +345,9 @@ export class MeshpressClient {
       }
       const applied = this.#offerUpdate(channel, update, signal);
       if (typeof applied === 'boolean') progress ||= applied;
-      else (pending ??= []).push(applied);
+      // A topic whose work outlasted an earlier poll's bound is not waited for until that work is done
+      // (its target waits its turn on the channel): it cannot hold the other topics up once per poll.
+      else if (!channel.overdue) (pending ??= []).push(applied);
     }
     if (!pending) return progress;
     return Promise.all(pending).then((applied) => progress || applied.some(Boolean));
@@ -355,9 +358,21 @@ export class MeshpressClient {
       { version: update.version, pinned: update.pinned, record: update.record, source: 'service' },
       signal,
     );
+    // Folded into the target already waiting on the channel: whoever offered that one follows it up.
+    if (outcome === 'queued') return false;
     return typeof outcome === 'string'
       ? this.#afterOffer(channel, outcome)
       : outcome.then((settled) => this.#afterOffer(channel, settled));
+  }
+
+  /**
+   * The poll loop stopped waiting for this answer to be applied: marks the topics whose work is still
+   * under way (see TopicChannel.markOverdue) and returns them, for the log and the metrics.
+   */
+  #onApplyOverdue(updates: readonly PollUpdate[]): string[] {
+    const topics: string[] = [];
+    for (const { topic } of updates) if (this.#channels.get(topic)?.markOverdue()) topics.push(topic);
+    return topics;
   }
 
   #afterOffer(channel: TopicChannel, outcome: OfferOutcome): boolean {

@@ -30,6 +30,13 @@ export interface ClientMetrics {
   versionRejected(topic: string, reason: RejectReason): void;
   fallbackUsed(topic: string, source: FallbackSource): void;
   /**
+   * The poll loop stopped waiting for a topic's update to be applied (a slow download, or a decoder,
+   * listener or disk write that does not settle) after `requestTimeoutMs`: the other topics go on, this
+   * one keeps the version it runs until that work finishes. Optional, so implementations written before
+   * it still fit.
+   */
+  applyOverdue?(topic: string): void;
+  /**
    * Called once per client with a reader of seconds since the last successful poll (since the client
    * started, before the first), for a gauge that is computed when scraped.
    */
@@ -41,6 +48,7 @@ export const noopClientMetrics: ClientMetrics = Object.freeze({
   updateApplied: () => undefined,
   versionRejected: () => undefined,
   fallbackUsed: () => undefined,
+  applyOverdue: () => undefined,
   trackSecondsSinceLastSuccessfulPoll: () => undefined,
 });
 
@@ -63,6 +71,10 @@ export class InMemoryClientMetrics implements ClientMetrics {
 
   fallbackUsed(topic: string, source: FallbackSource): void {
     this.#inc(`fallbackUsed{topic=${topic},source=${source}}`);
+  }
+
+  applyOverdue(topic: string): void {
+    this.#inc(`appliesOverdue{topic=${topic}}`);
   }
 
   trackSecondsSinceLastSuccessfulPoll(read: () => number): void {

@@ -29,6 +29,11 @@ export interface PollerHooks {
   ): boolean | Promise<boolean>;
   /** After each failed poll, with the count of consecutive failures so far (1, 2, …). */
   onFailure(consecutiveFailures: number, error: MeshpressError): void;
+  /**
+   * Applying `updates` outlasted the bound and the loop goes on without it: the topics newly found still
+   * at it (for the log and the metrics).
+   */
+  onApplyOverdue(updates: readonly PollUpdate[]): readonly string[];
 }
 
 export interface PollerOptions {
@@ -52,6 +57,7 @@ export interface PollerOptions {
 }
 
 const NO_TOPICS: readonly PollTopic[] = Object.freeze([]);
+const NO_UPDATES: readonly PollUpdate[] = Object.freeze([]);
 
 /** Why a held long-poll was cut short to start a new one (a topic was added). */
 class Superseded extends Error {}
@@ -67,7 +73,8 @@ class Superseded extends Error {}
  *   once whether there is a version for it), and answers that change nothing back off (capped at the
  *   interval), so a version every subscriber refuses cannot turn the loop into a busy loop;
  * - one poll at a time: a request stays in flight until its answer has been applied, and a topic set
- *   change meanwhile polls again right after;
+ *   change meanwhile polls again right after; applying is waited for at most requestTimeoutMs, so a
+ *   decoder, listener or disk write that never settles stops its own topic, not the loop;
  * - a failed poll is retried after a capped, jittered exponential backoff, never longer than the
  *   interval, so the client is back within one interval of the service returning.
  *
@@ -97,13 +104,18 @@ export class Poller {
   #pokeAfterInflight = false;
   /** Consecutive long-poll answers that changed nothing and came back early. */
   #idleStreak = 0;
+  /** The answer being applied, when applying it had to wait for something (see #awaitApply). */
+  #applying: Promise<boolean> | undefined;
+  #applyingUpdates: readonly PollUpdate[] = NO_UPDATES;
 
   constructor(options: PollerOptions, hooks: PollerHooks) {
     this.#o = options;
     this.#hooks = hooks;
-    this.#deadline = new DeadlineWatch(options.clock, () =>
-      this.#inflight?.abort(new RequestTimeoutError('poll', this.#timeoutMs)),
-    );
+    // One watch serves both bounds, one at a time: the request's, then the apply's.
+    this.#deadline = new DeadlineWatch(options.clock, () => {
+      if (this.#applying) this.#applyOverdue();
+      else this.#inflight?.abort(new RequestTimeoutError('poll', this.#timeoutMs));
+    });
     options.signal.addEventListener('abort', () => this.#stop(), { once: true });
   }
 
@@ -222,15 +234,63 @@ export class Poller {
       applied = Promise.reject(err);
     }
     if (typeof applied === 'boolean') this.#applied(applied, updates.length);
-    else
-      applied.then(
-        (progress) => this.#applied(progress, updates.length),
-        (err: unknown) => {
-          o.logger.error({ err }, 'applying a poll answer failed');
-          this.#applied(false, updates.length);
-        },
-      );
+    else this.#awaitApply(applied, updates);
   };
+
+  /**
+   * Waits for an answer whose applying had to wait for something (a download, an async decoder or
+   * listener, a disk cache write), at most requestTimeoutMs (see #applyOverdue). Only this path arms the
+   * deadline again: an answer applied at once costs no timer, promise or closure.
+   */
+  #awaitApply(applying: Promise<boolean>, updates: readonly PollUpdate[]): void {
+    const o = this.#o;
+    this.#applying = applying;
+    this.#applyingUpdates = updates;
+    this.#deadline.set(o.requestTimeoutMs);
+    applying.then(
+      (progress) => this.#appliedLate(applying, progress),
+      (err: unknown) => {
+        o.logger.error({ err }, 'applying a poll answer failed');
+        this.#appliedLate(applying, false);
+      },
+    );
+  }
+
+  /** A waited-for answer is applied; ignored when the loop went on without it, or closed. */
+  #appliedLate(applying: Promise<boolean>, progress: boolean): void {
+    if (this.#applying !== applying) return;
+    const updateCount = this.#applyingUpdates.length;
+    this.#deadline.clear();
+    this.#applying = undefined;
+    this.#applyingUpdates = NO_UPDATES;
+    this.#applied(progress, updateCount);
+  }
+
+  /**
+   * Applying outlasted requestTimeoutMs: a download that slow, or a decoder, listener or disk write that
+   * may never settle. Waiting on would stop polling for every topic, with no failure counted and no
+   * fallback run. The loop goes on as after a success that changed nothing (long-poll backs off: the
+   * service keeps offering what the late topics have not applied, since polls report what they run);
+   * the late topics keep their work, and their version, until it finishes, and stop holding polls up.
+   */
+  #applyOverdue(): void {
+    const o = this.#o;
+    const updates = this.#applyingUpdates;
+    this.#applying = undefined;
+    this.#applyingUpdates = NO_UPDATES;
+    let topics: readonly string[] = [];
+    try {
+      topics = this.#hooks.onApplyOverdue(updates);
+    } catch (err) {
+      o.logger.error({ err }, 'overdue apply handler threw');
+    }
+    for (const topic of topics) o.metrics.applyOverdue?.(topic);
+    o.logger.warn(
+      { topics, waitedMs: o.requestTimeoutMs },
+      'applying a poll answer is overdue (a slow download, or a decoder, listener or disk write that does not settle): polling goes on; these topics keep the version they run until it finishes',
+    );
+    this.#applied(false, updates.length);
+  }
 
   /** The answer is applied: the poll is over, and the next one is scheduled. */
   #applied(progress: boolean, updateCount: number): void {
@@ -315,6 +375,8 @@ export class Poller {
     if (this.#timer) this.#o.clock.clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#deadline.dispose();
+    this.#applying = undefined;
+    this.#applyingUpdates = NO_UPDATES;
     this.#inflight?.abort(this.#o.signal.reason ?? new ClosedError('poller'));
   }
 }

@@ -14,6 +14,11 @@ export class SerialQueue {
   /** Tasks queued, or started and not yet settled. */
   #busy = 0;
 
+  /** Whether a task is queued, or started and not yet settled. */
+  get busy(): boolean {
+    return this.#busy > 0;
+  }
+
   run<T>(task: () => T | Promise<T>): Promise<T> {
     this.#busy++;
     const run = this.#tail.then(task, task);

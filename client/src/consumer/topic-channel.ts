@@ -69,6 +69,10 @@ export class TopicChannel {
   /** The last version every copy of which was corrupt: not downloaded again until the target moves. */
   #corrupt: number | undefined;
   readonly #queue = new SerialQueue();
+  /** The service target waiting behind unfinished work, if any: a later one replaces it (see #offerLater). */
+  #waiting: { candidate: Candidate; signal: AbortSignal } | undefined;
+  /** Whether a poll stopped waiting for the work under way here (see markOverdue). */
+  #overdue = false;
 
   constructor(topic: string, deps: ChannelDeps) {
     this.topic = topic;
@@ -120,6 +124,32 @@ export class TopicChannel {
   }
 
   /**
+   * Whether the poll loop stopped waiting for this topic's work (it outlasted the bound): until that work
+   * has finished, polls do not wait for the topic's offers, so it cannot hold the other topics up again.
+   */
+  get overdue(): boolean {
+    return this.#overdue;
+  }
+
+  /**
+   * The poll loop stopped waiting for this topic's work. True when that is news: work is under way and
+   * the topic was not marked already. The mark goes once the work under way now has finished; the target
+   * waiting behind it then runs as usual.
+   */
+  markOverdue(): boolean {
+    if (this.#overdue || !this.#queue.busy) return false;
+    this.#overdue = true;
+    void this.#queue.idle().then(() => {
+      this.#overdue = false;
+      this.#deps.logger.info(
+        { topic: this.topic, version: this.currentVersion },
+        'overdue work on the topic has finished: the newest target waiting behind it (if any) goes next',
+      );
+    });
+    return true;
+  }
+
+  /**
    * Offers a version to every subscription of `audience` that wants it (see SubscriptionCore.interest).
    * Serialized, and never applied before this returns.
    */
@@ -135,15 +165,44 @@ export class TopicChannel {
    *
    * Serialized with every other offer; when none is under way and the target's bytes are inline and every
    * subscriber takes them synchronously, it is applied before this returns and the outcome is returned
-   * as is (the poll path: no promise per update).
+   * as is (the poll path: no promise per update). `queued`: it replaced the target already waiting behind
+   * work under way (see #offerLater), whose outcome goes to whoever offered that one.
    */
-  offerWithHistory(candidate: Candidate, signal: AbortSignal): OfferOutcome | Promise<OfferOutcome> {
-    return this.#queue.runNowIfIdle(() => {
-      const outcome = this.#offer(candidate, signal);
-      return typeof outcome === 'string'
-        ? this.#historyIfUnvalued(candidate, signal, outcome)
-        : outcome.then((settled) => this.#historyIfUnvalued(candidate, signal, settled));
+  offerWithHistory(
+    candidate: Candidate,
+    signal: AbortSignal,
+  ): OfferOutcome | 'queued' | Promise<OfferOutcome> {
+    if (this.#queue.busy) return this.#offerLater(candidate, signal);
+    return this.#queue.runNowIfIdle(() => this.#offerWithHistory(candidate, signal));
+  }
+
+  /**
+   * A service target for a topic with work under way, which may never finish (a decoder, listener or disk
+   * write that hangs) while the poll loop goes on and the service, told the version still running, keeps
+   * offering its target: at most one target waits, and a later one replaces it rather than queuing
+   * another, so the queue does not grow with every poll. The service speaks for now, so the newest
+   * target is the one offered when the work is done.
+   */
+  #offerLater(candidate: Candidate, signal: AbortSignal): 'queued' | Promise<OfferOutcome> {
+    const waiting = this.#waiting;
+    if (waiting) {
+      waiting.candidate = candidate;
+      waiting.signal = signal;
+      return 'queued';
+    }
+    const next = { candidate, signal };
+    this.#waiting = next;
+    return this.#queue.run(() => {
+      if (this.#waiting === next) this.#waiting = undefined;
+      return this.#offerWithHistory(next.candidate, next.signal);
     });
+  }
+
+  #offerWithHistory(candidate: Candidate, signal: AbortSignal): OfferOutcome | Promise<OfferOutcome> {
+    const outcome = this.#offer(candidate, signal);
+    return typeof outcome === 'string'
+      ? this.#historyIfUnvalued(candidate, signal, outcome)
+      : outcome.then((settled) => this.#historyIfUnvalued(candidate, signal, settled));
   }
 
   #historyIfUnvalued(

@@ -51,6 +51,24 @@ describe('SerialQueue', () => {
     expect(queue.runNowIfIdle(() => 'idle again')).toBe('idle again');
   });
 
+  it('busy: from queuing (or starting a task that returns a promise) until every task has settled', async () => {
+    const queue = new SerialQueue();
+    expect(queue.busy).toBe(false);
+    queue.runNowIfIdle(() => 'sync');
+    expect(queue.busy, 'a task finished synchronously leaves it idle').toBe(false);
+    let release!: () => void;
+    const running = queue.runNowIfIdle(() => new Promise<void>((resolve) => (release = resolve)));
+    expect(queue.busy).toBe(true);
+    release();
+    await running;
+    await queue.idle();
+    expect(queue.busy).toBe(false);
+    void queue.run(() => undefined);
+    expect(queue.busy).toBe(true);
+    await queue.idle();
+    expect(queue.busy).toBe(false);
+  });
+
   it('turns a task that throws into a rejection and carries on', async () => {
     const queue = new SerialQueue();
     const failed = queue.runNowIfIdle(() => {
