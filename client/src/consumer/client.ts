@@ -140,6 +140,8 @@ export class MeshpressClient {
         longPollWaitMs: o.longPollWaitMs,
         longPollRespreadMs: o.longPollRespreadMs,
         requestTimeoutMs: o.requestTimeoutMs,
+        // A download may take up to its own timeout per copy: only work that outlasts both is overdue.
+        applyTimeoutMs: Math.max(o.requestTimeoutMs, o.downloadTimeoutMs),
         backoff: createBackoff({ baseMs: o.retryBaseMs, capMs: o.retryCapMs, random: o.random }),
         metrics: this.#metrics,
         logger: this.#logger,

@@ -48,6 +48,8 @@ export interface PollerOptions {
   /** Upper bound of the random delay before the long-poll that follows an update (0: at once). */
   readonly longPollRespreadMs: number;
   readonly requestTimeoutMs: number;
+  /** How long applying an answer may hold the loop up (the client: the longer of its request and download timeouts). */
+  readonly applyTimeoutMs: number;
   /** Delay before retry attempt n (0-based), already jittered. */
   readonly backoff: (attempt: number) => number;
   readonly metrics: ClientMetrics;
@@ -73,7 +75,7 @@ class Superseded extends Error {}
  *   once whether there is a version for it), and answers that change nothing back off (capped at the
  *   interval), so a version every subscriber refuses cannot turn the loop into a busy loop;
  * - one poll at a time: a request stays in flight until its answer has been applied, and a topic set
- *   change meanwhile polls again right after; applying is waited for at most requestTimeoutMs, so a
+ *   change meanwhile polls again right after; applying is waited for at most applyTimeoutMs, so a
  *   decoder, listener or disk write that never settles stops its own topic, not the loop;
  * - a failed poll is retried after a capped, jittered exponential backoff, never longer than the
  *   interval, so the client is back within one interval of the service returning.
@@ -239,14 +241,14 @@ export class Poller {
 
   /**
    * Waits for an answer whose applying had to wait for something (a download, an async decoder or
-   * listener, a disk cache write), at most requestTimeoutMs (see #applyOverdue). Only this path arms the
+   * listener, a disk cache write), at most applyTimeoutMs (see #applyOverdue). Only this path arms the
    * deadline again: an answer applied at once costs no timer, promise or closure.
    */
   #awaitApply(applying: Promise<boolean>, updates: readonly PollUpdate[]): void {
     const o = this.#o;
     this.#applying = applying;
     this.#applyingUpdates = updates;
-    this.#deadline.set(o.requestTimeoutMs);
+    this.#deadline.set(o.applyTimeoutMs);
     applying.then(
       (progress) => this.#appliedLate(applying, progress),
       (err: unknown) => {
@@ -267,7 +269,7 @@ export class Poller {
   }
 
   /**
-   * Applying outlasted requestTimeoutMs: a download that slow, or a decoder, listener or disk write that
+   * Applying outlasted applyTimeoutMs: a download that slow, or a decoder, listener or disk write that
    * may never settle. Waiting on would stop polling for every topic, with no failure counted and no
    * fallback run. The loop goes on as after a success that changed nothing (long-poll backs off: the
    * service keeps offering what the late topics have not applied, since polls report what they run);
@@ -286,7 +288,7 @@ export class Poller {
     }
     for (const topic of topics) o.metrics.applyOverdue?.(topic);
     o.logger.warn(
-      { topics, waitedMs: o.requestTimeoutMs },
+      { topics, waitedMs: o.applyTimeoutMs },
       'applying a poll answer is overdue (a slow download, or a decoder, listener or disk write that does not settle): polling goes on; these topics keep the version they run until it finishes',
     );
     this.#applied(false, updates.length);

@@ -56,6 +56,7 @@ function setup(options: Partial<MeshpressClientOptions> = {}) {
     pollIntervalMs: 30_000,
     pollJitter: 0,
     requestTimeoutMs: 10_000,
+    downloadTimeoutMs: 10_000,
     ...options,
   });
   clients.push({ client, clock });
@@ -258,5 +259,16 @@ describe('an answer whose applying never finishes', () => {
     } finally {
       await rm(cacheDir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('the bound on applying an answer', () => {
+  it('is the longer of requestTimeoutMs and downloadTimeoutMs: work within a download timeout is not overdue', async () => {
+    const { clock, logger } = await stuckOnA({ downloadTimeoutMs: 25_000 });
+    await advance(clock, 24_999);
+    expect(logger.overdue).toHaveLength(0);
+    await advance(clock, 1);
+    expect(logger.overdue).toHaveLength(1);
+    expect(logger.overdue[0]!.obj).toMatchObject({ topics: ['a.routes'], waitedMs: 25_000 });
   });
 });
