@@ -204,6 +204,44 @@ export function consumerStatusConformance(name: string, factory: () => Promise<C
       expect(lagging.map((n) => [n.node, n.since])).toEqual([['n1', back]]);
     });
 
+    it('records a repeating poll report (the same objects, poll after poll) as any other', async () => {
+      // What the server sends for a node polling at an interval: one report object until its answer
+      // changes. A store may recognise it; what it records must not differ.
+      const behind = [{ topic, currentVersion: 1, targetVersion: 2 }];
+      const caughtUp = [{ topic, currentVersion: 2, targetVersion: 2 }];
+      const poll = (topics: typeof behind, at: number) =>
+        store.recordPoll({ node: 'n1', app: 'payments', at, topics, repeats: true });
+      poll(behind, T0);
+      await store.flush();
+      poll(behind, T0 + 10_000);
+      poll(behind, T0 + 20_000);
+      const lagging = (await status(T0 + GRACE + 1)).lagging;
+      expect(lagging).toEqual([
+        expect.objectContaining({ node: 'n1', app: 'payments', since: T0, lastSeen: T0 + 20_000 }),
+      ]);
+
+      // Another report, then the first one again: each is recorded as it says.
+      poll(caughtUp, T0 + 30_000);
+      await store.flush();
+      expect((await status(T0 + 30_000, 0)).distribution).toEqual([{ version: 2, nodes: 1 }]);
+      poll(behind, T0 + 40_000);
+      await store.flush();
+      const again = await status(T0 + 40_000 + GRACE + 1);
+      expect(again.distribution).toEqual([{ version: 1, nodes: 1 }]);
+      expect(again.lagging.map((n) => [n.node, n.since])).toEqual([['n1', T0 + 40_000]]);
+
+      // A copy after the TTL starts the lag afresh; a copy arriving late changes nothing.
+      const back = T0 + 40_000 + CONFORMANCE_TTL_MS + 5_000;
+      poll(behind, back);
+      await store.flush();
+      expect((await status(back + GRACE + 1)).lagging.map((n) => [n.node, n.since])).toEqual([['n1', back]]);
+      poll(behind, back - 1_000);
+      await store.flush();
+      expect((await status(back + GRACE + 1)).lagging).toEqual([
+        expect.objectContaining({ node: 'n1', since: back, lastSeen: back }),
+      ]);
+    });
+
     it('keeps topics apart', async () => {
       const other = `${topic}.other`;
       await report('n1', { currentVersion: 1, targetVersion: 1 });

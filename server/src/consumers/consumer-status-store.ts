@@ -35,6 +35,12 @@ export interface PollReport {
     readonly currentVersion?: number | undefined;
     readonly targetVersion?: number | undefined;
   }[];
+  /**
+   * The node's next polls, until something changes, report these same strings and this same `topics`
+   * array (the server keeps a repeating poll's evaluation): a store may keep a reference to recognise
+   * them. Not set for reports made afresh (long-polls), which a store should not keep alive.
+   */
+  readonly repeats?: boolean | undefined;
 }
 
 /** Calls `apply` with the flat report of each topic of a poll report. */

@@ -38,6 +38,9 @@ interface NodeEntry {
   lastSeen: number;
   /** Usually a handful, in the order the node names them, so a poll finds each at its own index. */
   readonly topics: TopicEntry[];
+  /** The `topics` of the node's last poll when it repeats (PollReport.repeats), and its entries in order. */
+  repeated: PollReport['topics'] | undefined;
+  repeatedEntries: TopicEntry[] | undefined;
 }
 
 /**
@@ -69,8 +72,25 @@ export class MemoryConsumerStatusStore implements ConsumerStatusStore {
     if (this.#closed) return;
     const { at } = poll;
     let node = this.#nodes.get(poll.node);
+    if (node !== undefined && node.repeated === poll.topics && this.#repeatsLast(node, at)) {
+      // The same report as last time (same identity, same versions): only the times move. Nearly every
+      // poll of a node that polls at an interval is one of these.
+      node.lastSeen = at;
+      const entries = node.repeatedEntries!;
+      for (let i = 0; i < entries.length; i++) entries[i]!.lastSeen = at;
+      this.#sweepIfDue(at);
+      return;
+    }
     if (!node) {
-      node = { app: poll.app, region: poll.region, cluster: poll.cluster, lastSeen: at, topics: [] };
+      node = {
+        app: poll.app,
+        region: poll.region,
+        cluster: poll.cluster,
+        lastSeen: at,
+        topics: [],
+        repeated: undefined,
+        repeatedEntries: undefined,
+      };
       this.#nodes.set(poll.node, node);
     } else if (at >= node.lastSeen) {
       // Compared first: an equal string from this poll's JSON would only replace one already kept.
@@ -80,23 +100,47 @@ export class MemoryConsumerStatusStore implements ConsumerStatusStore {
       node.lastSeen = at;
     }
     const { topics } = poll;
+    // Kept only for a repeating poll recorded in full, so that its next copy takes the path above.
+    let entries: TopicEntry[] | undefined = poll.repeats ? new Array(topics.length) : undefined;
     for (let i = 0; i < topics.length; i++) {
       const report = topics[i]!;
       const kept = node.topics[i]?.topic === report.topic ? node.topics[i] : findTopic(node, report.topic);
-      if (kept && kept.lastSeen > at) continue;
+      if (kept && kept.lastSeen > at) {
+        entries = undefined;
+        continue;
+      }
       // A node back after more than the TTL starts afresh, even if no read has swept its old entry yet.
       const previous = kept && kept.lastSeen > at - this.#ttlMs ? kept : undefined;
       const { topic, currentVersion, targetVersion } = report;
       const lagSince = nextLagSince(previous, { currentVersion, targetVersion, at });
       if (!kept) {
-        node.topics.push({ topic, currentVersion, targetVersion, lastSeen: at, lagSince });
+        const entry = { topic, currentVersion, targetVersion, lastSeen: at, lagSince };
+        node.topics.push(entry);
+        if (entries) entries[i] = entry;
         continue;
       }
       kept.currentVersion = currentVersion;
       kept.targetVersion = targetVersion;
       kept.lastSeen = at;
       kept.lagSince = lagSince;
+      if (entries) entries[i] = kept;
     }
+    const recordedInFull = entries !== undefined && at >= node.lastSeen;
+    node.repeated = recordedInFull ? topics : undefined;
+    node.repeatedEntries = recordedInFull ? entries : undefined;
+    this.#sweepIfDue(at);
+  }
+
+  /**
+   * Whether a poll at `at` may be recorded as a repeat of the node's last one: not older than it (an
+   * older report changes nothing it kept), and within the TTL of it (a node back after that starts
+   * afresh).
+   */
+  #repeatsLast(node: NodeEntry, at: number): boolean {
+    return at >= node.lastSeen && at - node.lastSeen < this.#ttlMs;
+  }
+
+  #sweepIfDue(at: number): void {
     if (this.#sweptAt === undefined) this.#sweptAt = at;
     else if (at - this.#sweptAt >= this.#ttlMs) this.#sweep(at);
   }
@@ -132,7 +176,10 @@ export class MemoryConsumerStatusStore implements ConsumerStatusStore {
     for (const [name, node] of this.#nodes) {
       const live = node.topics.filter((t) => t.lastSeen > cutoff);
       if (live.length === 0) this.#nodes.delete(name);
-      else if (live.length !== node.topics.length) node.topics.splice(0, node.topics.length, ...live);
+      else if (live.length !== node.topics.length) {
+        node.topics.splice(0, node.topics.length, ...live);
+        node.repeated = node.repeatedEntries = undefined;
+      }
     }
     this.#sweptAt = now;
   }

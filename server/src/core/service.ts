@@ -499,7 +499,7 @@ export class MeshpressService {
       if (kept !== undefined && kept.generation === generation) {
         if (tracker.pending) {
           tracker.pending = false;
-          this.#reportConsumer(input.identity, kept.reports);
+          this.#reportConsumer(input.identity, kept.reports, true);
         }
         return kept.updates;
       }
@@ -545,7 +545,7 @@ export class MeshpressService {
     }
     if (tracker.pending) {
       tracker.pending = false;
-      this.#reportConsumer(identity, reports);
+      this.#reportConsumer(identity, reports, input.repeats === true);
     }
     return { updates, reports };
   }
@@ -569,11 +569,20 @@ export class MeshpressService {
   }
 
   /** Buffers what a poll says about its node (never awaited: polls do not wait for status storage). */
-  #reportConsumer(identity: Identity, topics: PollReport['topics']): void {
+  /** `repeats`: the identity and `topics` come back, the same objects, with the node's next polls. */
+  #reportConsumer(identity: Identity, topics: PollReport['topics'], repeats: boolean): void {
     const { node, app, region, cluster } = identity;
     if (!node || topics.length === 0) return;
     try {
-      this.#consumerStatus?.recordPoll({ node, app, region, cluster, at: this.#clock.now(), topics });
+      this.#consumerStatus?.recordPoll({
+        node,
+        app,
+        region,
+        cluster,
+        at: this.#clock.now(),
+        topics,
+        repeats,
+      });
     } catch (err) {
       this.#logger.debug({ err }, 'consumer report dropped');
     }
