@@ -1,7 +1,6 @@
 import type { FastifyInstance, InjectOptions } from 'fastify';
-import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { buildRestApp } from '../../server/src/rest/app.js';
+import { restAppOn } from '../support/rest-app.js';
 import { caller, serviceHarness } from '../support/service-harness.js';
 
 /**
@@ -16,14 +15,7 @@ let app: FastifyInstance;
 beforeEach(async () => {
   h = await serviceHarness();
   await h.service.putTopic(caller, { name: 't' });
-  app = buildRestApp({
-    service: h.service,
-    metrics: h.metrics,
-    logger: pino({ level: 'silent' }),
-    version: 'test',
-    exposeOpenApi: false,
-    isReady: () => true,
-  });
+  app = restAppOn(h);
   await app.ready();
 });
 afterEach(async () => {

@@ -2,11 +2,10 @@ import type { AddressInfo } from 'node:net';
 import { connect, type Socket } from 'node:net';
 import { ManualClock } from '@meshpress/client';
 import type { FastifyInstance } from 'fastify';
-import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AppConcurrencyLimiter } from '../../server/src/limits/index.js';
-import { buildRestApp } from '../../server/src/rest/app.js';
 import { connectionsCheckingInterval } from '../../server/src/rest/request-timeout.js';
+import { restAppOn } from '../support/rest-app.js';
 import { caller, serviceHarness, text } from '../support/service-harness.js';
 
 /**
@@ -38,16 +37,7 @@ beforeEach(async () => {
     retryAfterMs: 1_000,
     algorithm: { kind: 'aimd', backoffRatio: 0.5, minThresholdMs: 50 },
   });
-  app = buildRestApp({
-    service: h.service,
-    metrics: h.metrics,
-    logger: pino({ level: 'silent' }),
-    version: 'test',
-    exposeOpenApi: false,
-    isReady: () => true,
-    limiter,
-    requestTimeoutMs: TIMEOUT_MS,
-  });
+  app = restAppOn(h, { limiter, requestTimeoutMs: TIMEOUT_MS });
   await app.listen({ host: '127.0.0.1', port: 0 });
   port = (app.server.address() as AddressInfo).port;
 });
@@ -168,16 +158,6 @@ describe('the REST request timeout', () => {
     });
 
   it('refuses an invalid timeout when the app is built', () => {
-    expect(() =>
-      buildRestApp({
-        service: h.service,
-        metrics: h.metrics,
-        logger: pino({ level: 'silent' }),
-        version: 'test',
-        exposeOpenApi: false,
-        isReady: () => true,
-        requestTimeoutMs: 0,
-      }),
-    ).toThrow(/requestTimeoutMs/);
+    expect(() => restAppOn(h, { requestTimeoutMs: 0 })).toThrow(/requestTimeoutMs/);
   });
 });

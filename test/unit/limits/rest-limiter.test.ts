@@ -1,9 +1,8 @@
 import { ManualClock } from '@meshpress/client';
 import type { FastifyInstance } from 'fastify';
-import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AppConcurrencyLimiter } from '../../../server/src/limits/index.js';
-import { buildRestApp } from '../../../server/src/rest/app.js';
+import { restAppOn } from '../../support/rest-app.js';
 import { caller, serviceHarness, text } from '../../support/service-harness.js';
 
 type Harness = Awaited<ReturnType<typeof serviceHarness>>;
@@ -26,15 +25,7 @@ beforeEach(async () => {
     retryAfterMs: 2_500,
     algorithm: { kind: 'aimd', backoffRatio: 0.5, minThresholdMs: 50 },
   });
-  app = buildRestApp({
-    service: h.service,
-    metrics: h.metrics,
-    logger: pino({ level: 'silent' }),
-    version: 'test',
-    exposeOpenApi: false,
-    isReady: () => true,
-    limiter,
-  });
+  app = restAppOn(h, { limiter });
   await app.ready();
 });
 afterEach(async () => {
