@@ -32,6 +32,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
+import { treeCpuMsOf } from './harness/proc-stats.js';
 import { BUILT_SERVER, BUILT_SIDECAR, buildPackages, SERVER_NODE_FLAGS } from './harness/processes.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -232,13 +233,11 @@ function runLoadPhase(urls: readonly string[]): Promise<LoadReport> {
   });
 }
 
-/** CPU time (ms) a process has used so far, from /proc; undefined off Linux. */
+/** CPU time (ms) a process and its children have used so far, from /proc; undefined off Linux. */
 function processCpuMs(pid: number | undefined): number | undefined {
   if (pid === undefined) return undefined;
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    // utime and stime are fields 14 and 15 of the stat line (12 and 13 after the command name).
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+    return treeCpuMsOf(pid);
   } catch {
     return undefined;
   }
@@ -343,6 +342,8 @@ async function orchestrate(): Promise<void> {
         [
           // e.g. BENCH_SIDECAR_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the sidecar.
           ...(process.env.BENCH_SIDECAR_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
+          // The reference proxies under bench/reference-proxies/ are TypeScript.
+          ...(script.endsWith('.ts') ? ['--import', 'tsx'] : []),
           script,
           '--server',
           serverUrl,
@@ -358,6 +359,8 @@ async function orchestrate(): Promise<void> {
           'warn',
         ],
         /meshpress-sidecar listening: outbound (\S+) {2}inbound \S+ {2}admin (\S+)/,
+        // A reference proxy has no routes topic: it forwards everything to this upstream.
+        { MESHPRESS_BENCH_UPSTREAM: `127.0.0.1:${port}` },
       );
     const sidecar = await startSidecar(BUILT_SIDECAR);
     procs.push(sidecar.proc);

@@ -25,6 +25,19 @@ export function cpuMsOf(pid: number): number {
   return ((utime + stime) * 1000) / ticksPerSecond;
 }
 
+/**
+ * CPU time of a process and of every process below it, in milliseconds: a launcher that starts the
+ * real worker (a reference proxy under bench/reference-proxies/) is measured with its worker.
+ */
+export function treeCpuMsOf(pid: number): number {
+  let total = cpuMsOf(pid);
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    const children = readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim();
+    for (const child of children ? children.split(' ') : []) total += treeCpuMsOf(Number(child));
+  }
+  return total;
+}
+
 /** Number of open file descriptors of a process. */
 export function openFdsOf(pid: number): number {
   return readdirSync(`/proc/${pid}/fd`).length;
