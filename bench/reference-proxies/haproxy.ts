@@ -9,9 +9,10 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../../test/support/services/free-port.js';
 import { announceListening, benchUpstream } from './contract.js';
 
 const upstream = benchUpstream();
@@ -57,17 +58,6 @@ haproxy.once('exit', (code) => {
 process.on('SIGTERM', stop);
 await untilAccepting(port);
 announceListening(port);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
 
 async function untilAccepting(target: number): Promise<void> {
   for (let attempt = 0; attempt < 100; attempt++) {

@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../../test/support/services/free-port.js';
 
 /**
  * A single-member etcd (Debian's etcd-server, 3.4) started as a child process of the benchmark on free
@@ -19,18 +19,6 @@ export interface EtcdProcess {
   readonly version: string;
   /** SIGTERM, SIGKILL after 5 s; removes the data directory. Idempotent. */
   stop(): Promise<void>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export async function startEtcd(timeoutMs = 30_000): Promise<EtcdProcess> {
