@@ -306,16 +306,30 @@ export class MeshpressClient {
     return [...this.#channels.values()].flatMap((c) => c.subscriptions).filter((s) => !s.closed);
   }
 
+  /**
+   * Every topic, except in long-poll mode a topic that overdue work keeps from its target
+   * (TopicChannel.inPolls), which goes in once per poll interval only. Reported in every poll, the
+   * version it still runs would have the service answer each one at once with the target already
+   * waiting behind that work, and the loop back off for every topic. Once per interval keeps its
+   * consumer status on the service true (the node lags on it), at the cost of one poll answered at once.
+   * It is polled again as soon as the work finishes (see #onApplyOverdue).
+   */
   #pollTopics(): PollTopic[] {
+    const o = this.#o;
+    const now = o.clock.now();
     const topics: PollTopic[] = [];
-    for (const c of this.#channels.values())
+    for (const c of this.#channels.values()) {
+      if (o.pollMode === 'long-poll' && !c.inPolls && now - c.polledAt < o.pollIntervalMs) continue;
+      c.polledAt = now;
       topics.push({ topic: c.topic, currentVersion: c.currentVersion });
+    }
     return topics;
   }
 
   #awaitingFirstAnswer(): boolean {
     for (const channel of this.#channels.values())
-      if (channel.currentVersion === undefined && channel.someUnvalued(isPending)) return true;
+      if (channel.currentVersion === undefined && !channel.overdue && channel.someUnvalued(isPending))
+        return true;
     return false;
   }
 
@@ -347,8 +361,8 @@ export class MeshpressClient {
       }
       const applied = this.#offerUpdate(channel, update, signal);
       if (typeof applied === 'boolean') progress ||= applied;
-      // A topic whose work outlasted an earlier poll's bound is not waited for until that work is done
-      // (its target waits its turn on the channel): it cannot hold the other topics up once per poll.
+      // A topic whose work outlasted an earlier poll's bound (in a poll sent before it was left out) is
+      // not waited for until that work is done (its target waits its turn on the channel).
       else if (!channel.overdue) (pending ??= []).push(applied);
     }
     if (!pending) return progress;
@@ -373,9 +387,12 @@ export class MeshpressClient {
    */
   #onApplyOverdue(updates: readonly PollUpdate[]): string[] {
     const topics: string[] = [];
-    for (const { topic } of updates) if (this.#channels.get(topic)?.markOverdue()) topics.push(topic);
+    for (const { topic } of updates)
+      if (this.#channels.get(topic)?.markOverdue(this.#pokePoller)) topics.push(topic);
     return topics;
   }
+
+  readonly #pokePoller = (): void => this.#poller.poke();
 
   #afterOffer(channel: TopicChannel, outcome: OfferOutcome): boolean {
     // Neither the target nor older versions worked for some subscription: start it from the fallbacks.

@@ -271,9 +271,9 @@ export class Poller {
   /**
    * Applying outlasted applyTimeoutMs: a download that slow, or a decoder, listener or disk write that
    * may never settle. Waiting on would stop polling for every topic, with no failure counted and no
-   * fallback run. The loop goes on as after a success that changed nothing (long-poll backs off: the
-   * service keeps offering what the late topics have not applied, since polls report what they run);
-   * the late topics keep their work, and their version, until it finishes, and stop holding polls up.
+   * fallback run. The loop goes on as after a success that changed nothing; the late topics keep their
+   * work, and their version, until it finishes, and stop holding this loop up (in long-poll mode the
+   * client's topics() also carries them once per interval only, so they do not cut every poll short).
    */
   #applyOverdue(): void {
     const o = this.#o;

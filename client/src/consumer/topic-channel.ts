@@ -73,6 +73,10 @@ export class TopicChannel {
   #waiting: { candidate: Candidate; signal: AbortSignal } | undefined;
   /** Whether a poll stopped waiting for the work under way here (see markOverdue). */
   #overdue = false;
+  /** The version the service offered last (its target for this node), whatever became of it. */
+  #serviceTarget: number | undefined;
+  /** When a poll last carried this topic (the client's clock; kept by the client). */
+  polledAt = Number.NEGATIVE_INFINITY;
 
   constructor(topic: string, deps: ChannelDeps) {
     this.topic = topic;
@@ -132,19 +136,30 @@ export class TopicChannel {
   }
 
   /**
-   * The poll loop stopped waiting for this topic's work. True when that is news: work is under way and
-   * the topic was not marked already. The mark goes once the work under way now has finished; the target
-   * waiting behind it then runs as usual.
+   * Whether every long-poll should carry this topic. Not while overdue work keeps it from the service's
+   * target: the version it still runs would have the service answer each long-poll at once with that
+   * target, already waiting here (the client then reports it once per interval only). A topic whose
+   * overdue work is past its target (a hung disk cache write after applying it) reports what it runs.
    */
-  markOverdue(): boolean {
+  get inPolls(): boolean {
+    return !this.#overdue || this.#serviceTarget === this.currentVersion;
+  }
+
+  /**
+   * The poll loop stopped waiting for this topic's work. True when that is news: work is under way and
+   * the topic was not marked already. The mark goes once that work, and any target queued behind it, has
+   * finished; then `onFinished` runs (the client polls at once).
+   */
+  markOverdue(onFinished: () => void): boolean {
     if (this.#overdue || !this.#queue.busy) return false;
     this.#overdue = true;
     void this.#queue.idle().then(() => {
       this.#overdue = false;
       this.#deps.logger.info(
         { topic: this.topic, version: this.currentVersion },
-        'overdue work on the topic has finished: the newest target waiting behind it (if any) goes next',
+        'overdue work on the topic has finished: it is polled again',
       );
+      onFinished();
     });
     return true;
   }
@@ -172,6 +187,7 @@ export class TopicChannel {
     candidate: Candidate,
     signal: AbortSignal,
   ): OfferOutcome | 'queued' | Promise<OfferOutcome> {
+    this.#serviceTarget = candidate.version;
     if (this.#queue.busy) return this.#offerLater(candidate, signal);
     return this.#queue.runNowIfIdle(() => this.#offerWithHistory(candidate, signal));
   }

@@ -195,21 +195,38 @@ describe('an answer whose applying never finishes', () => {
     expect(transport.requests.at(-1)!.topics[0]).toEqual({ topic: 'a.routes', currentVersion: 2 });
   });
 
-  it('long-poll mode: backs off instead of spinning while the service keeps offering the stuck version', async () => {
+  it('long-poll mode: the stuck topic goes in one poll per interval, so the others stay held and get their updates at once', async () => {
     const { clock, transport, b, logger } = await stuckOnA({ pollMode: 'long-poll', longPollWaitMs: 60_000 });
     await advance(clock, 10_000);
     expect(logger.overdue).toHaveLength(1);
     const before = transport.requests.length;
-    for (let i = 0; i < 600; i++) await advance(clock, 500);
-    const polls = transport.requests.length - before;
-    // Answered at once every time (a reports v1, the service offers v2 again), and each such answer backs
-    // off like one that changed nothing, up to the interval: a few dozen polls in five minutes, no spin.
-    expect(polls).toBeGreaterThan(5);
-    expect(polls).toBeLessThan(40);
+    const sentAt: number[] = [];
+    for (let i = 0; i < 600; i++) {
+      await advance(clock, 500);
+      while (sentAt.length < transport.requests.length - before) sentAt.push(clock.now());
+    }
+    const polls = transport.requests.slice(before);
+    const carryingA = sentAt.filter((_, i) => polls[i]!.topics.some((t) => t.topic === 'a.routes'));
+    // a still reports the v1 it runs (its consumer status stays true), once per 30 s interval at most:
+    // every poll carrying it is answered at once with the v2 already waiting behind its stuck decode.
+    expect(carryingA.length).toBeGreaterThanOrEqual(4);
+    for (let i = 1; i < carryingA.length; i++)
+      expect(carryingA[i]! - carryingA[i - 1]!).toBeGreaterThanOrEqual(30_000);
+    expect(polls.every((r) => r.topics.every((t) => t.topic !== 'a.routes' || t.currentVersion === 1))).toBe(
+      true,
+    );
+    // The others are held for their whole minute (had a gone in every poll, each would be answered at
+    // once and the loop would back off for b too).
+    const withoutA = polls.filter((r) => r.topics.every((t) => t.topic !== 'a.routes'));
+    expect(withoutA.length).toBeGreaterThanOrEqual(4);
+    expect(withoutA.every((r) => r.waitMs === 60_000)).toBe(true);
+    expect(polls.length).toBeLessThan(16);
     expect(logger.overdue).toHaveLength(1);
 
+    // A publish for b while such a poll is held arrives at once.
+    expect(polls.at(-1)!.topics).toEqual([{ topic: 'b.routes', currentVersion: 2 }]);
     transport.setTarget(record('b.routes', 3, 'b3'));
-    await advance(clock, 30_000);
+    await advance(clock, 0);
     expect(b.current()).toBe('b3');
   });
 
