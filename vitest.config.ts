@@ -6,6 +6,8 @@ const src = (pkg: string) => fileURLToPath(new URL(`./${pkg}/src/index.ts`, impo
 export default defineConfig({
   resolve: {
     alias: {
+      // Before '@meshpress/client', which would otherwise take it as a path below its index file.
+      '@meshpress/client/sidecar': fileURLToPath(new URL('./client/src/sidecar/index.ts', import.meta.url)),
       '@meshpress/client': src('client'),
       '@meshpress/server': src('server'),
     },
