@@ -427,6 +427,52 @@ export function configStoreConformance(name: string, factory: () => Promise<Conf
         ]);
         expect(history[3]?.version).toBeUndefined();
       });
+
+      it("times a topic's pin changes in the order they happen, even when the clock asking runs behind", async () => {
+        const name = await createTopic('pin-clock');
+        const other = await createTopic('pin-clock-other');
+        const v1 = await publish(name, ['*'], T0 + 10);
+        await publish(other, ['*'], T0 + 10);
+        const pin = (scope: string, setAt: number): PinRecord => ({
+          scope,
+          version: v1,
+          reason: 'rollback',
+          author: 'oncall',
+          setAt,
+        });
+
+        expect(await store.setPin(name, pin('region=eu', T0 + 100))).toEqual(pin('region=eu', T0 + 100));
+        // Asked for by a clock behind the one that set the first pin: timed just after it, not before, so
+        // this later pin wins the tie-break between equally specific pins ("most recently set").
+        expect(await store.setPin(name, pin('app=payments', T0 + 50))).toEqual(pin('app=payments', T0 + 101));
+        // At the same instant as the previous change: still after it.
+        expect(await store.setPin(name, pin('region=eu', T0 + 101))).toEqual(pin('region=eu', T0 + 102));
+        expect(
+          await store.removePin(name, 'app=payments', { author: 'oncall', reason: 'ok', at: T0 + 1 }),
+        ).toBe(true);
+        // A removal finding no pin changes nothing, so it does not move the topic's pin time either.
+        expect(
+          await store.removePin(name, 'app=checkout', { author: 'oncall', reason: 'ok', at: T0 + 1 }),
+        ).toBe(false);
+        // A clock ahead is taken as it is.
+        expect(await store.setPin(name, pin('app=payments', T0 + 500))).toEqual(
+          pin('app=payments', T0 + 500),
+        );
+
+        expect((await store.pinHistory(name)).map((e) => [e.scope, e.version, e.at])).toEqual([
+          ['region=eu', v1, T0 + 100],
+          ['app=payments', v1, T0 + 101],
+          ['region=eu', v1, T0 + 102],
+          ['app=payments', undefined, T0 + 103],
+          ['app=payments', v1, T0 + 500],
+        ]);
+        expect([...(await store.listPins(name))].sort((a, b) => (a.scope < b.scope ? -1 : 1))).toEqual([
+          pin('app=payments', T0 + 500),
+          pin('region=eu', T0 + 102),
+        ]);
+        // Each topic has its own order.
+        expect(await store.setPin(other, pin('*', T0 + 20))).toEqual(pin('*', T0 + 20));
+      });
     });
 
     describe('topic snapshot', () => {

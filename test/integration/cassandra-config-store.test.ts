@@ -124,6 +124,7 @@ describe('CassandraConfigStore', () => {
         [1, 'initial', T0],
         [2, 'payload references', T0],
         [3, 'topic change markers', T0],
+        [4, 'pin clock', T0],
       ]);
       const replication = await admin.execute(
         'SELECT strategy_class, strategy_options FROM system.schema_keyspaces WHERE keyspace_name = ?',
@@ -143,17 +144,17 @@ describe('CassandraConfigStore', () => {
       const session = new CqlSession(admin, types.consistencies.localQuorum, types.consistencies.serial);
       // The system clock: an instance waiting for the migration lock polls on it.
       const base = { keyspace, replication: parseReplication('SimpleStrategy:1'), clock: systemClock };
-      expect(await migrate(session, base)).toEqual([1, 2, 3]);
+      expect(await migrate(session, base)).toEqual([1, 2, 3, 4]);
 
       const history = [
         ...CASSANDRA_MIGRATIONS,
         {
-          version: 4,
+          version: 5,
           name: 'topic owner',
           statements: (ks: string) => [`ALTER TABLE ${ks}.topics ADD owner text`],
         },
         {
-          version: 5,
+          version: 6,
           name: 'topic labels',
           statements: (ks: string) => [
             `CREATE TABLE IF NOT EXISTS ${ks}.topic_labels (topic text PRIMARY KEY, label text)`,
@@ -165,15 +166,15 @@ describe('CassandraConfigStore', () => {
         migrate(session, { ...base, migrations: history }),
         migrate(session, { ...base, migrations: history }),
       ]);
-      expect(together.flat().sort()).toEqual([4, 5]);
+      expect(together.flat().sort()).toEqual([5, 6]);
       expect(await migrate(session, { ...base, migrations: history })).toEqual([]);
 
-      // A crash after migration 4's ALTER but before its record: the re-run finds the column and moves on.
-      await admin.execute(`DELETE FROM ${keyspace}.schema_migrations WHERE version = 4`);
-      expect(await migrate(session, { ...base, migrations: history })).toEqual([4]);
+      // A crash after migration 5's ALTER but before its record: the re-run finds the column and moves on.
+      await admin.execute(`DELETE FROM ${keyspace}.schema_migrations WHERE version = 5`);
+      expect(await migrate(session, { ...base, migrations: history })).toEqual([5]);
       await admin.execute(`INSERT INTO ${keyspace}.topics (name, owner) VALUES ('t', 'team-a')`);
       const versions = await admin.execute(`SELECT version FROM ${keyspace}.schema_migrations`);
-      expect(versions.rows.map((r) => r.get('version') as number).sort()).toEqual([1, 2, 3, 4, 5]);
+      expect(versions.rows.map((r) => r.get('version') as number).sort()).toEqual([1, 2, 3, 4, 5, 6]);
     });
 
     it('lets an instance that does not migrate open only once the schema is current', async () => {
@@ -181,7 +182,7 @@ describe('CassandraConfigStore', () => {
       const follower = options(keyspace, { migrate: false });
       await expect(CassandraConfigStore.open(follower)).rejects.toBeInstanceOf(UnavailableError);
 
-      expect(await CassandraConfigStore.migrate(options(keyspace))).toEqual([1, 2, 3]);
+      expect(await CassandraConfigStore.migrate(options(keyspace))).toEqual([1, 2, 3, 4]);
       expect(await CassandraConfigStore.migrate(options(keyspace))).toEqual([]);
       const store = await CassandraConfigStore.open(follower);
       try {
@@ -376,7 +377,7 @@ describe('CassandraConfigStore', () => {
       expect(await a.getVersion(topic, version + 1)).toBeUndefined();
     });
 
-    it("orders pins by Paxos, not by the instances' clocks: a pin from an instance running behind wins over an earlier unpin", async () => {
+    it("orders pins by Paxos, not by the instances' clocks: a pin from an instance running behind wins over an earlier unpin, and is timed after it", async () => {
       const topic = 'mesh.prod.skewed';
       await a.putTopic({ name: topic, retention: {} }, T0);
       const v1 = await publish(a, topic, T0 + 1);
@@ -416,6 +417,20 @@ describe('CassandraConfigStore', () => {
         ]);
         // A removal finding no pin records nothing.
         expect(await c.removePin(topic, 'app=checkout', unpin(T0 + 17))).toBe(false);
+
+        // Equally specific pins of two scopes, the later one asked for by the instance running behind
+        // (its service's clock reads 5 ms earlier): the pin clock lives in the topic's partition, so C
+        // times it after A's, and resolution's "most recently set wins" picks it.
+        await a.setPin(topic, pin('region=eu', v1, T0 + 30));
+        expect(await c.setPin(topic, pin('app=checkout', v2, T0 + 25))).toEqual(
+          pin('app=checkout', v2, T0 + 31),
+        );
+        expect(
+          (await b.listPins(topic)).filter((p) => p.scope !== 'app=payments').map((p) => [p.scope, p.setAt]),
+        ).toEqual([
+          ['app=checkout', T0 + 31],
+          ['region=eu', T0 + 30],
+        ]);
       } finally {
         behind.mockRestore();
         await c?.close();
@@ -428,7 +443,36 @@ describe('CassandraConfigStore', () => {
         ['*', undefined, T0 + 14],
         ['app=payments', v1, T0 + 15],
         ['app=payments', v2, T0 + 16],
+        ['region=eu', v1, T0 + 30],
+        ['app=checkout', v2, T0 + 31],
       ]);
+    });
+
+    it('applies concurrent pin changes of one topic from both instances, each at its own time, in one order', async () => {
+      const topic = 'mesh.prod.pin-storm';
+      await a.putTopic({ name: topic, retention: {} }, T0);
+      const v1 = await publish(a, topic, T0 + 1);
+      // Eight scopes pinned at once, all asking for the same instant: their transactions collide on the
+      // topic's pin clock and retry until each has its turn.
+      const stored = await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          (i % 2 === 0 ? a : b).setPin(topic, {
+            scope: `app=a${i}`,
+            version: v1,
+            reason: 'hold',
+            author: 'oncall',
+            setAt: T0 + 10,
+          }),
+        ),
+      );
+      const times = stored.map((p) => p.setAt).sort((x, y) => x - y);
+      expect(times).toEqual(Array.from({ length: 8 }, (_, i) => T0 + 10 + i));
+      expect((await b.listPins(topic)).map((p) => [p.scope, p.setAt]).sort()).toEqual(
+        stored.map((p) => [p.scope, p.setAt]).sort(),
+      );
+      const history = await a.pinHistory(topic);
+      expect(history.map((e) => e.at)).toEqual(times);
+      expect(history.map((e) => e.scope).sort()).toEqual(stored.map((p) => p.scope).sort());
     });
 
     it('replaces pins written before every pin write was a lightweight transaction', async () => {

@@ -362,8 +362,8 @@ export class MeshpressService {
     );
     await this.#authorize(caller, 'pin.write', topic);
     await this.#requireVersion(topic, version);
-    const pin: PinRecord = { scope, version, reason, author: caller.principal, setAt: this.#clock.now() };
-    await this.#store.setPin(topic, pin);
+    const asked: PinRecord = { scope, version, reason, author: caller.principal, setAt: this.#clock.now() };
+    const pin = await this.#store.setPin(topic, asked);
     this.#metrics.pinChanges.inc({ action: 'set' });
     this.#logger.warn({ requestId: caller.requestId, topic, scope, version, reason }, 'topic pinned');
     await this.#changed(topic);

@@ -115,9 +115,16 @@ export interface ConfigStore {
    */
   isPayloadReferenced(sha256: string): Promise<boolean>;
 
-  /** Sets (or replaces) the pin of one scope, and records it in the pin history. */
-  setPin(topic: string, pin: PinRecord): Promise<void>;
-  /** Removes the pin of one scope; returns false when there was none. Recorded in the pin history. */
+  /**
+   * Sets (or replaces) the pin of one scope, and records it in the pin history. Returns the pin as stored:
+   * the pin changes of a topic are timed in the order they happen (see pinChangeTime), so its `setAt` is
+   * later than asked when the asking clock is at or behind the topic's previous pin change.
+   */
+  setPin(topic: string, pin: PinRecord): Promise<PinRecord>;
+  /**
+   * Removes the pin of one scope; returns false when there was none. Recorded in the pin history, timed
+   * as setPin times a pin.
+   */
   removePin(
     topic: string,
     scope: string,
@@ -132,4 +139,16 @@ export interface ConfigStore {
 
   /** Idempotent; pending and later calls fail with ClosedError. */
   close(): Promise<void>;
+}
+
+/**
+ * When a pin change is recorded: the time asked (the server's clock), but never at or before the topic's
+ * previous pin change. Resolution breaks ties between equally specific pins by `setAt` ("most recently
+ * set wins") and the pin history reads in time order, so a clock behind another instance's (or stepped
+ * back) must not time a later change as an earlier one.
+ */
+export function pinChangeTime(askedAt: number, previousChangeAt: number | null | undefined): number {
+  return previousChangeAt === null || previousChangeAt === undefined
+    ? askedAt
+    : Math.max(askedAt, previousChangeAt + 1);
 }

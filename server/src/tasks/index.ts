@@ -1,3 +1,4 @@
+export { LeaseLostError } from './errors.js';
 export { buildFallbackDocument } from './fallback-document.js';
 export {
   DEFAULT_FALLBACK_INTERVAL_MS,
@@ -17,7 +18,6 @@ export {
   type JanitorTopicReport,
   startJanitor,
 } from './janitor.js';
-export { LeaseLostError } from './errors.js';
 export { InProcessLeadership, type Leadership } from './leadership.js';
 export {
   DEFAULT_LEASE_INTERVALS,

@@ -30,13 +30,13 @@ import {
 } from './options.js';
 import { hasBlobReference } from './payload-refs.js';
 import { PinEventIds } from './pin-event-ids.js';
-import { deletePinRow, writePinRow } from './pin-rows.js';
+import { changePin } from './pin-rows.js';
 import {
   commitOf,
   committedPublishes,
   latestOf,
   pinEventFromRow,
-  pinFromRow,
+  pinsFromRows,
   sameVersionContent,
   scopeFromRow,
   topicColumns,
@@ -363,22 +363,23 @@ export class CassandraConfigStore implements ConfigStore {
     });
   }
 
-  setPin(topic: string, pin: PinRecord): Promise<void> {
+  setPin(topic: string, pin: PinRecord): Promise<PinRecord> {
     return this.#run(async () => {
       const { session, cql } = this.#parts();
       if (!(await this.#topicExists(topic))) throw new TopicNotFoundError(topic);
       // The pin by lightweight transaction (pin-rows.ts), then its history entry: a transaction cannot
       // share a batch with another table's write. A failure in between leaves the pin without its entry,
-      // never an entry for a pin that was not set. The event id is fixed before sending, so a resend
-      // writes the same entry again.
-      await writePinRow(session, cql, topic, pin);
-      const at = new Date(pin.setAt);
+      // never an entry for a pin that was not set.
+      const { setAt: askedAt, ...fields } = pin;
+      const setAt = (await changePin(session, cql, topic, askedAt, { kind: 'set', pin: fields }))!;
+      const at = new Date(setAt);
       await session.execute(
         cql.pinEventInsert,
         [topic, this.#eventIds.next(at), pin.scope, pin.version, pin.reason, pin.author, at],
         { idempotent: true },
       );
       await this.#changed(topic);
+      return { ...fields, setAt };
     });
   }
 
@@ -390,14 +391,15 @@ export class CassandraConfigStore implements ConfigStore {
     return this.#run(async () => {
       const { session, cql } = this.#parts();
       if (!(await this.#topicExists(topic))) throw new TopicNotFoundError(topic);
-      // DELETE … IF EXISTS: ordered with the pin's writes by Paxos, and only one of two instances removing
-      // the same pin at once finds it, so the removal is recorded once.
-      if (!(await deletePinRow(session, cql, topic, scope))) {
+      // Ordered with every other pin change of the topic by Paxos (pin-rows.ts), and of two instances
+      // removing the same pin at once only one finds it, so the removal is recorded once.
+      const removedAt = await changePin(session, cql, topic, event.at, { kind: 'remove', scope });
+      if (removedAt === undefined) {
         // Perhaps the retry of a removal that failed after its delete and before announcing it.
         await this.#changed(topic);
         return false;
       }
-      const at = new Date(event.at);
+      const at = new Date(removedAt);
       await session.execute(
         cql.pinEventInsert,
         [topic, this.#eventIds.next(at), scope, null, event.reason, event.author, at],
@@ -411,7 +413,7 @@ export class CassandraConfigStore implements ConfigStore {
   listPins(topic: string): Promise<PinRecord[]> {
     return this.#run(async () => {
       const { session, cql } = this.#parts();
-      return (await session.all(cql.pinList, [topic])).map(pinFromRow);
+      return pinsFromRows(await session.all(cql.pinList, [topic]));
     });
   }
 
@@ -440,7 +442,7 @@ export class CassandraConfigStore implements ConfigStore {
       return {
         changeMarker: changeMarkerOf(marker.first()) ?? NO_CHANGES,
         topic: record,
-        pins: pins.map(pinFromRow),
+        pins: pinsFromRows(pins),
         publishes: committedPublishes(scopes, commits),
       };
     });

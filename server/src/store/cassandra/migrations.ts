@@ -136,6 +136,17 @@ export const CASSANDRA_MIGRATIONS: readonly CassandraMigration[] = [
       ) WITH CLUSTERING ORDER BY (name ASC)`,
     ],
   },
+  {
+    version: 4,
+    name: 'pin clock',
+    statements: (ks) => [
+      // Per topic (static: one value per partition), the time of its last pin change. Every pin change
+      // moves it by lightweight transaction from the value it read, so a topic's pin changes are ordered by
+      // Paxos and timed in that order whatever the instances' clocks say (pin-rows.ts). Null until the
+      // topic's first pin change after this migration: no backfill.
+      `ALTER TABLE ${ks}.pins ADD pin_clock timestamp static`,
+    ],
+  },
 ];
 
 export const LATEST_CASSANDRA_SCHEMA_VERSION = Math.max(...CASSANDRA_MIGRATIONS.map((m) => m.version));

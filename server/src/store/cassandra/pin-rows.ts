@@ -1,66 +1,65 @@
 import { type PinRecord, UnavailableError } from '@meshpress/client';
+import { pinChangeTime } from '../config-store.js';
 import type { CqlSession } from './session.js';
 import type { Cql } from './statements.js';
 
-/** Rounds one pin write may take while other writes to the same scope's pin keep landing in between. */
+/** Rounds one pin change may take while other changes to the same topic's pins keep landing in between. */
 const MAX_ATTEMPTS = 16;
 
+export type PinChange =
+  | { readonly kind: 'set'; readonly pin: Omit<PinRecord, 'setAt'> }
+  | { readonly kind: 'remove'; readonly scope: string };
+
 /**
- * Every write to `pins` is a lightweight transaction: this one, and removePin's `DELETE … IF EXISTS`.
- * Paxos orders the transactions on a partition (a topic's pins are one partition) by their ballots, and
- * each commits with its ballot's time as its write time, so a write acknowledged later always wins over
- * one acknowledged earlier, whichever instances sent them. A plain write is stamped by the sending
- * instance's clock: behind another instance's, it loses to that instance's earlier write (last write
- * wins), and a pin or unpin acknowledged to the operator silently does not happen. A plain write mixed in
- * would bring that back, so there is none.
+ * Applies one pin change of a topic; returns when it was timed, or undefined for a removal that found no
+ * pin.
  *
- * CQL has no unconditional lightweight upsert: insert if absent, else replace if `set_at` is still what the
- * failed attempt returned, until one applies. Not marked idempotent: the loop resends by itself, reading
- * each answer for what the comparison returned.
+ * A topic's pins are one partition, and its static column `pin_clock` holds the time of the topic's last
+ * pin change. Each change is one lightweight-transaction batch: move `pin_clock` from the value just read
+ * to the change's time, and write (or delete) the scope's row, applied only if `pin_clock` still holds what
+ * was read. Paxos orders the transactions on a partition, so:
+ * - a change acknowledged later wins over one acknowledged earlier, whichever instances sent them (each
+ *   commits with its ballot's time as its write time; a plain write stamped by a clock running behind
+ *   would lose to an earlier one, and a pin or unpin acknowledged to the operator would silently not
+ *   happen);
+ * - a change's time is never at or before the previous change's (pinChangeTime), so `setAt`, which breaks
+ *   ties between equally specific pins of different scopes, and the pin history follow that same order
+ *   even when the instances' clocks disagree.
+ *
+ * The read is at the serial consistency, so it sees every transaction accepted so far; a change landing
+ * between it and the batch moves the clock, the batch does not apply, and the round starts again. Not
+ * marked idempotent: the loop resends by itself.
  */
-export async function writePinRow(
+export async function changePin(
   session: CqlSession,
   cql: Cql,
   topic: string,
-  pin: PinRecord,
-): Promise<void> {
-  const values = [pin.version, pin.reason, pin.author, new Date(pin.setAt)];
-  // `undefined`: the row is believed absent; otherwise the set_at it holds (null in a row written without).
-  let seen: Date | null | undefined;
+  askedAt: number,
+  change: PinChange,
+): Promise<number | undefined> {
+  const scope = change.kind === 'set' ? change.pin.scope : change.scope;
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    if (seen === undefined) {
-      const inserted = await session.execute(cql.pinInsertIfAbsent, [topic, pin.scope, ...values], {
-        idempotent: false,
-      });
-      if (inserted.wasApplied()) return;
-      // The transaction that did not apply returns the row as it stands.
-      seen = setAtOf(inserted.first()) ?? null;
-      continue;
-    }
-    const replaced = await session.execute(cql.pinReplaceIf, [...values, topic, pin.scope, seen], {
-      idempotent: false,
-    });
-    if (replaced.wasApplied()) return;
-    // Changed meanwhile (its new set_at comes back), or removed (nothing comes back): try again from there.
-    seen = setAtOf(replaced.first());
+    const rows = await session.serialRead(cql.pinClockAndScopes, [topic]);
+    const clock = (rows[0]?.get('pin_clock') as Date | null | undefined) ?? null;
+    if (change.kind === 'remove' && !rows.some((row) => row.get('scope') === scope)) return undefined;
+    const at = pinChangeTime(askedAt, clock?.getTime());
+    const row =
+      change.kind === 'set'
+        ? {
+            query: cql.pinUpsert,
+            params: [change.pin.version, change.pin.reason, change.pin.author, new Date(at), topic, scope],
+          }
+        : { query: cql.pinDelete, params: [topic, scope] };
+    // Cassandra 2.1 never applies `IF pin_clock = null` (a partition without the clock has no static row
+    // to compare), so the topic's first clock is an insert of the static row alone, if it is not there.
+    const advance =
+      clock === null
+        ? { query: cql.pinClockStart, params: [topic, new Date(at)] }
+        : { query: cql.pinClockAdvance, params: [new Date(at), topic, clock] };
+    const result = await session.conditionalBatch([advance, row]);
+    if (result.wasApplied()) return at;
   }
   throw new UnavailableError(
-    `the pin of scope '${pin.scope}' on topic '${topic}' kept changing under ${MAX_ATTEMPTS} attempts; try again`,
+    `the pins of topic '${topic}' kept changing under ${MAX_ATTEMPTS} attempts to change scope '${scope}'; try again`,
   );
-}
-
-/** Removes the pin row of one scope by lightweight transaction; false when there was none. */
-export async function deletePinRow(
-  session: CqlSession,
-  cql: Cql,
-  topic: string,
-  scope: string,
-): Promise<boolean> {
-  const deleted = await session.execute(cql.pinDeleteIfExists, [topic, scope], { idempotent: false });
-  return deleted.wasApplied();
-}
-
-function setAtOf(row: { get(column: string): unknown } | null | undefined): Date | undefined {
-  const value = row?.get('set_at');
-  return value instanceof Date ? value : undefined;
 }

@@ -170,7 +170,12 @@ export function commitOf(row: types.Row | null | undefined): number | undefined 
   return row ? optionalMillis(row, 'committed_at') : undefined;
 }
 
-export function pinFromRow(row: types.Row): PinRecord {
+/** The pins of a partition; a partition holding only its pin clock (every pin removed) has none. */
+export function pinsFromRows(rows: readonly types.Row[]): PinRecord[] {
+  return rows.filter((row) => row.get('scope') !== null).map(pinFromRow);
+}
+
+function pinFromRow(row: types.Row): PinRecord {
   return {
     scope: text(row, 'scope'),
     version: integer(row, 'version'),

@@ -87,6 +87,34 @@ export class CqlSession {
     );
   }
 
+  /**
+   * A lightweight-transaction batch: statements on one partition, applied together only if every
+   * condition holds. The result says whether it applied and, when not, the conditioned columns as they
+   * stand.
+   */
+  conditionalBatch(statements: readonly { query: string; params: Params }[]): Promise<types.ResultSet> {
+    return this.client.batch(
+      statements.map((s) => ({ query: s.query, params: s.params as unknown[] })),
+      {
+        prepare: true,
+        consistency: this.consistency,
+        serialConsistency: this.serialConsistency,
+        // A resend of a transaction that did apply would be misread as one that did not.
+        isIdempotent: false,
+      },
+    );
+  }
+
+  /** A linearizable read (at the serial consistency): sees every lightweight transaction accepted so far. */
+  async serialRead(query: string, params: Params): Promise<types.Row[]> {
+    const result = await this.client.execute(query, params as unknown[], {
+      prepare: true,
+      consistency: this.serialConsistency,
+      isIdempotent: true,
+    });
+    return result.rows;
+  }
+
   /** Schema changes: not prepared; the driver waits for the cluster's schema agreement after each. */
   async ddl(query: string): Promise<void> {
     await this.client.execute(query, [], { consistency: this.consistency, isIdempotent: true });

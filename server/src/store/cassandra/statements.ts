@@ -58,14 +58,16 @@ export function cqlFor(ks: string) {
     commitPageBefore: `SELECT version, committed_at FROM ${ks}.version_commits
       WHERE topic = ? AND version < ? LIMIT ?`,
 
+    // A partition holding only its pin clock (every pin removed) reads as one row with a null scope.
     pinList: `SELECT scope, version, reason, author, set_at FROM ${ks}.pins WHERE topic = ?`,
-    // Every write to pins is a lightweight transaction, so Paxos ballots, not the instances' clocks, order
-    // them (pin-rows.ts); plain and Paxos writes to one row must not be mixed.
-    pinInsertIfAbsent: `INSERT INTO ${ks}.pins (topic, scope, version, reason, author, set_at)
-      VALUES (?, ?, ?, ?, ?, ?) IF NOT EXISTS`,
-    pinReplaceIf: `UPDATE ${ks}.pins SET version = ?, reason = ?, author = ?, set_at = ?
-      WHERE topic = ? AND scope = ? IF set_at = ?`,
-    pinDeleteIfExists: `DELETE FROM ${ks}.pins WHERE topic = ? AND scope = ? IF EXISTS`,
+    // Every pin change is one lightweight-transaction batch that moves the topic's pin clock (a static
+    // column) from the value it read, so Paxos orders a topic's pin changes and their times follow that
+    // order (pin-rows.ts); plain and Paxos writes to one row must not be mixed.
+    pinClockAndScopes: `SELECT scope, pin_clock FROM ${ks}.pins WHERE topic = ?`,
+    pinClockStart: `INSERT INTO ${ks}.pins (topic, pin_clock) VALUES (?, ?) IF NOT EXISTS`,
+    pinClockAdvance: `UPDATE ${ks}.pins SET pin_clock = ? WHERE topic = ? IF pin_clock = ?`,
+    pinUpsert: `UPDATE ${ks}.pins SET version = ?, reason = ?, author = ?, set_at = ? WHERE topic = ? AND scope = ?`,
+    pinDelete: `DELETE FROM ${ks}.pins WHERE topic = ? AND scope = ?`,
     pinEventInsert: `INSERT INTO ${ks}.pin_events (topic, event_id, scope, version, reason, author, event_at)
       VALUES (?, ?, ?, ?, ?, ?, ?)`,
     pinEvents: `SELECT scope, version, reason, author, event_at FROM ${ks}.pin_events WHERE topic = ?`,

@@ -13,13 +13,14 @@ import {
 } from '@meshpress/client';
 import Database from 'better-sqlite3';
 import { z } from 'zod';
-import type {
-  ConfigStore,
-  TopicChange,
-  TopicSnapshotData,
-  TopicSpec,
-  VersionDraft,
-  VersionPage,
+import {
+  type ConfigStore,
+  pinChangeTime,
+  type TopicChange,
+  type TopicSnapshotData,
+  type TopicSpec,
+  type VersionDraft,
+  type VersionPage,
 } from '../config-store.js';
 import { migrate } from './migrations.js';
 import { parseSqliteConfigStoreOptions, type SqliteConfigStoreOptions } from './options.js';
@@ -212,26 +213,28 @@ export class SqliteConfigStore implements ConfigStore {
     return this.#read((s) => s.payloadReferenced.get(sha256) !== undefined);
   }
 
-  async setPin(topic: string, pin: PinRecord): Promise<void> {
+  async setPin(topic: string, pin: PinRecord): Promise<PinRecord> {
     return this.#write((s) => {
       if (s.topicExists.get(topic) === undefined) throw new TopicNotFoundError(topic);
+      const stored = { ...pin, setAt: pinChangeTime(pin.setAt, s.pinLastChangeAt.get(topic)?.at) };
       s.pinUpsert.run({
         topic,
-        scope: pin.scope,
-        version: pin.version,
-        reason: pin.reason,
-        author: pin.author,
-        set_at: pin.setAt,
+        scope: stored.scope,
+        version: stored.version,
+        reason: stored.reason,
+        author: stored.author,
+        set_at: stored.setAt,
       });
       s.pinEventInsert.run({
         topic,
-        scope: pin.scope,
-        version: pin.version,
-        reason: pin.reason,
-        author: pin.author,
-        at: pin.setAt,
+        scope: stored.scope,
+        version: stored.version,
+        reason: stored.reason,
+        author: stored.author,
+        at: stored.setAt,
       });
       s.topicChanged.run(topic);
+      return stored;
     });
   }
 
@@ -242,6 +245,7 @@ export class SqliteConfigStore implements ConfigStore {
   ): Promise<boolean> {
     return this.#write((s) => {
       if (s.topicExists.get(topic) === undefined) throw new TopicNotFoundError(topic);
+      const at = pinChangeTime(event.at, s.pinLastChangeAt.get(topic)?.at);
       if (s.pinDelete.run(topic, scope).changes === 0) return false;
       s.pinEventInsert.run({
         topic,
@@ -249,7 +253,7 @@ export class SqliteConfigStore implements ConfigStore {
         version: null,
         reason: event.reason,
         author: event.author,
-        at: event.at,
+        at,
       });
       s.topicChanged.run(topic);
       return true;

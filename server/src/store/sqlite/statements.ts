@@ -54,6 +54,7 @@ export interface Statements {
   readonly pinDelete: Database.Statement<[string, string]>;
   readonly pinEventInsert: Database.Statement<PinEventParams>;
   readonly pinEvents: Database.Statement<[string], PinEventRow>;
+  readonly pinLastChangeAt: Database.Statement<[string], { at: number | null }>;
 }
 
 export function prepareStatements(db: Database.Database): Statements {
@@ -148,6 +149,9 @@ export function prepareStatements(db: Database.Database): Statements {
     ),
     pinEvents: db.prepare<[string], PinEventRow>(
       'SELECT scope, version, reason, author, at FROM pin_events WHERE topic = ? ORDER BY seq',
+    ),
+    pinLastChangeAt: db.prepare<[string], { at: number | null }>(
+      'SELECT MAX(at) AS at FROM pin_events WHERE topic = ?',
     ),
   };
 }
