@@ -308,21 +308,32 @@ export class MeshpressClient {
 
   /**
    * Every topic, except in long-poll mode a topic that overdue work keeps from its target
-   * (TopicChannel.inPolls), which goes in once per poll interval only. Reported in every poll, the
+   * (TopicChannel.inPolls), which goes in one poll per poll interval at most. Reported in every poll, the
    * version it still runs would have the service answer each one at once with the target already
-   * waiting behind that work, and the loop back off for every topic. Once per interval keeps its
-   * consumer status on the service true (the node lags on it), at the cost of one poll answered at once.
-   * It is polled again as soon as the work finishes (see #onApplyOverdue).
+   * waiting behind that work, and the loop back off for every topic. Reported now and then, its consumer
+   * status on the service stays true (the node lags on it), at the cost of one poll answered at once.
+   * When every topic is in that state there is nothing to hold a poll for: they all go in, and the loop
+   * backs off up to the interval as after any answer that changes nothing. A topic is polled again as
+   * soon as its work finishes (see #onApplyOverdue).
    */
   #pollTopics(): PollTopic[] {
     const o = this.#o;
     const now = o.clock.now();
     const topics: PollTopic[] = [];
+    let heldBack: TopicChannel[] | undefined;
     for (const c of this.#channels.values()) {
-      if (o.pollMode === 'long-poll' && !c.inPolls && now - c.polledAt < o.pollIntervalMs) continue;
+      if (o.pollMode === 'long-poll' && !c.inPolls && now - c.polledAt < o.pollIntervalMs) {
+        (heldBack ??= []).push(c);
+        continue;
+      }
       c.polledAt = now;
       topics.push({ topic: c.topic, currentVersion: c.currentVersion });
     }
+    if (topics.length === 0 && heldBack)
+      for (const c of heldBack) {
+        c.polledAt = now;
+        topics.push({ topic: c.topic, currentVersion: c.currentVersion });
+      }
     return topics;
   }
 

@@ -111,11 +111,18 @@ export class TopicChannel {
     return false;
   }
 
-  /** Adds a subscription; one joining a topic that already has a value is offered that value at once. */
+  /**
+   * Adds a subscription; one joining a topic that has a value is offered it. The offer waits its turn
+   * behind work under way and takes the value current then: a subscription joining while the topic's
+   * first version is still decoding (or stuck) gets that version when it lands, not its default.
+   */
   add(subscription: SubscriptionCore, signal: AbortSignal): Promise<OfferOutcome> | undefined {
     this.#subscriptions.add(subscription);
-    const current = this.#current;
-    return current ? this.offer({ ...current }, signal) : undefined;
+    if (!this.#queue.busy && !this.#current) return undefined;
+    return this.#queue.run(() => {
+      const current = this.#current;
+      return current ? this.#offer({ ...current }, signal) : 'unchanged';
+    });
   }
 
   remove(subscription: SubscriptionCore): void {

@@ -230,6 +230,60 @@ describe('an answer whose applying never finishes', () => {
     expect(b.current()).toBe('b3');
   });
 
+  it('long-poll mode, a single stuck topic: polls go on with it, backing off up to the interval, so its status stays fresh', async () => {
+    const { clock, transport, client } = setup({ pollMode: 'long-poll', longPollWaitMs: 60_000 });
+    const gate = gatedDecoder();
+    gate.hold.add(2);
+    transport.setTarget(record('a.routes', 1, 'a1'));
+    const a = client.subscribeAtomic('a.routes', { decode: gate.decode, defaultValue: '' });
+    void client.start();
+    await advance(clock, 0);
+    expect(a.version).toBe(1);
+    transport.setTarget(record('a.routes', 2, 'a2'));
+    await advance(clock, 0);
+    await advance(clock, 10_000);
+
+    const before = transport.requests.length;
+    for (let i = 0; i < 600; i++) await advance(clock, 500);
+    const polls = transport.requests.slice(before);
+    // Nothing else to hold a poll for: the topic goes in every poll, each answered at once, with the
+    // back-off of answers that change nothing (up to the 30 s interval), never idle, never spinning.
+    expect(polls.length).toBeGreaterThan(5);
+    expect(polls.length).toBeLessThan(40);
+    expect(polls.every((r) => r.topics[0]?.topic === 'a.routes' && r.topics[0].currentVersion === 1)).toBe(
+      true,
+    );
+    expect(client.secondsSinceLastSuccessfulPoll()).toBeLessThanOrEqual(30);
+
+    gate.release(2);
+    await settle();
+    expect(a.state).toMatchObject({ value: 'a2', version: 2 });
+  });
+
+  it("long-poll mode: a subscription joining while the topic's first version is stuck gets that version when it lands", async () => {
+    // Long-poll mode leaves the stuck topic out of most polls: no poll queues its target again for the
+    // newcomer, which must still get the version the topic lands on, not its default.
+    const { clock, transport, client } = setup({ pollMode: 'long-poll', longPollWaitMs: 60_000 });
+    const gate = gatedDecoder();
+    gate.hold.add(1);
+    transport.setTarget(record('a.routes', 1, 'a1'));
+    transport.setTarget(record('b.routes', 1, 'b1'));
+    const first = client.subscribeAtomic('a.routes', { decode: gate.decode, defaultValue: 'none' });
+    client.subscribeAtomic('b.routes', { decode: text, defaultValue: '' });
+    void client.start();
+    await advance(clock, 0);
+    await advance(clock, 10_000);
+    await advance(clock, 30_000);
+
+    const joining = client.subscribeAtomic('a.routes', { decode: text, defaultValue: 'none' });
+    await advance(clock, 0);
+    expect(joining.current()).toBe('none');
+    gate.release(1);
+    await settle();
+    expect(first.state).toMatchObject({ value: 'a1', version: 1 });
+    expect(joining.state).toMatchObject({ value: 'a1', version: 1 });
+  });
+
   it('close() still returns, and polling stops', async () => {
     const { clock, transport, client } = await stuckOnA();
     await advance(clock, 10_000);
