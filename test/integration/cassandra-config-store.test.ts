@@ -475,6 +475,36 @@ describe('CassandraConfigStore', () => {
       expect(history.map((e) => e.scope).sort()).toEqual(stored.map((p) => p.scope).sort());
     });
 
+    it('leaves no row once the last pin is gone, and times the next pin after the removal', async () => {
+      const topic = 'mesh.prod.pin-clear';
+      await a.putTopic({ name: topic, retention: {} }, T0);
+      const v1 = await publish(a, topic, T0 + 1);
+      const hold = { version: v1, reason: 'hold', author: 'oncall' };
+      const rowsLeft = async () =>
+        (await admin.execute(`SELECT * FROM ${keyspace}.pins WHERE topic = ?`, [topic], { prepare: true }))
+          .rowLength;
+
+      await a.setPin(topic, { scope: 'app=a', ...hold, setAt: T0 + 10 });
+      await b.setPin(topic, { scope: 'app=b', ...hold, setAt: T0 + 20 });
+      expect(await b.removePin(topic, 'app=a', { author: 'oncall', reason: 'ok', at: T0 + 30 })).toBe(true);
+      expect(await a.removePin(topic, 'app=b', { author: 'oncall', reason: 'ok', at: T0 + 40 })).toBe(true);
+      // Not even the pin clock: a server of the version before it, still running during an upgrade, reads
+      // every row of the partition as a pin.
+      expect(await rowsLeft()).toBe(0);
+      expect(await a.listPins(topic)).toEqual([]);
+
+      // The clock starts again from the history: a pin asked for by a clock behind is timed after the
+      // removal it follows.
+      expect((await b.setPin(topic, { scope: 'app=c', ...hold, setAt: T0 + 35 })).setAt).toBe(T0 + 41);
+      expect((await a.pinHistory(topic)).map((e) => [e.scope, e.at])).toEqual([
+        ['app=a', T0 + 10],
+        ['app=b', T0 + 20],
+        ['app=a', T0 + 30],
+        ['app=b', T0 + 40],
+        ['app=c', T0 + 41],
+      ]);
+    });
+
     it('replaces pins written before every pin write was a lightweight transaction', async () => {
       const topic = 'mesh.prod.legacy-pins';
       await a.putTopic({ name: topic, retention: {} }, T0);
@@ -482,7 +512,7 @@ describe('CassandraConfigStore', () => {
       // Rows as an older server wrote them: a plain insert, and one without set_at.
       await admin.execute(
         `INSERT INTO ${keyspace}.pins (topic, scope, version, reason, author, set_at) VALUES (?, ?, ?, ?, ?, ?)`,
-        [topic, '*', v1, 'old', 'ops', new Date(T0 + 2)],
+        [topic, '*', v1, 'old', 'ops', new Date(T0 + 50)],
         { prepare: true },
       );
       await admin.execute(
@@ -493,8 +523,9 @@ describe('CassandraConfigStore', () => {
         },
       );
       const repin = { version: v1, reason: 'new', author: 'ops', setAt: T0 + 3 };
-      await b.setPin(topic, { scope: '*', ...repin });
-      await b.setPin(topic, { scope: 'app=a', ...repin });
+      // The first change since the pin clock existed starts it after the pins already there.
+      expect((await b.setPin(topic, { scope: '*', ...repin })).setAt).toBe(T0 + 51);
+      expect((await b.setPin(topic, { scope: 'app=a', ...repin })).setAt).toBe(T0 + 52);
       expect((await a.listPins(topic)).map((p) => [p.scope, p.reason])).toEqual([
         ['*', 'new'],
         ['app=a', 'new'],

@@ -1,4 +1,5 @@
 import { type PinRecord, UnavailableError } from '@meshpress/client';
+import type { types } from 'cassandra-driver';
 import { pinChangeTime } from '../config-store.js';
 import type { CqlSession } from './session.js';
 import type { Cql } from './statements.js';
@@ -14,10 +15,10 @@ export type PinChange =
  * Applies one pin change of a topic; returns when it was timed, or undefined for a removal that found no
  * pin.
  *
- * A topic's pins are one partition, and its static column `pin_clock` holds the time of the topic's last
- * pin change. Each change is one lightweight-transaction batch: move `pin_clock` from the value just read
- * to the change's time, and write (or delete) the scope's row, applied only if `pin_clock` still holds what
- * was read. Paxos orders the transactions on a partition, so:
+ * A topic's pins are one partition, and while the topic has pins its static column `pin_clock` holds the
+ * time of its last pin change. Each change is one lightweight-transaction batch: move `pin_clock` from the
+ * value just read to the change's time, and write (or delete) the scope's row, applied only if `pin_clock`
+ * still holds what was read. Paxos orders the transactions on a partition, so:
  * - a change acknowledged later wins over one acknowledged earlier, whichever instances sent them (each
  *   commits with its ballot's time as its write time; a plain write stamped by a clock running behind
  *   would lose to an earlier one, and a pin or unpin acknowledged to the operator would silently not
@@ -25,6 +26,11 @@ export type PinChange =
  * - a change's time is never at or before the previous change's (pinChangeTime), so `setAt`, which breaks
  *   ties between equally specific pins of different scopes, and the pin history follow that same order
  *   even when the instances' clocks disagree.
+ *
+ * Removing a topic's last pin clears the clock too, so a topic without pins has no row at all (a server
+ * of an earlier version, still running during an upgrade, cannot read a partition holding only the
+ * clock). A change finding no clock (that, or a topic untouched since migration 4) starts it from the
+ * latest of its pins' `set_at` and its last history entry.
  *
  * The read is at the serial consistency, so it sees every transaction accepted so far; a change landing
  * between it and the batch moves the clock, the batch does not apply, and the round starts again. Not
@@ -39,27 +45,72 @@ export async function changePin(
 ): Promise<number | undefined> {
   const scope = change.kind === 'set' ? change.pin.scope : change.scope;
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    const rows = await session.serialRead(cql.pinClockAndScopes, [topic]);
-    const clock = (rows[0]?.get('pin_clock') as Date | null | undefined) ?? null;
-    if (change.kind === 'remove' && !rows.some((row) => row.get('scope') === scope)) return undefined;
-    const at = pinChangeTime(askedAt, clock?.getTime());
-    const row =
-      change.kind === 'set'
-        ? {
-            query: cql.pinUpsert,
-            params: [change.pin.version, change.pin.reason, change.pin.author, new Date(at), topic, scope],
-          }
-        : { query: cql.pinDelete, params: [topic, scope] };
-    // Cassandra 2.1 never applies `IF pin_clock = null` (a partition without the clock has no static row
-    // to compare), so the topic's first clock is an insert of the static row alone, if it is not there.
-    const advance =
-      clock === null
-        ? { query: cql.pinClockStart, params: [topic, new Date(at)] }
-        : { query: cql.pinClockAdvance, params: [new Date(at), topic, clock] };
-    const result = await session.conditionalBatch([advance, row]);
+    const rows = await session.all(cql.pinClockAndScopes, [topic], { serial: true });
+    const clock = dateOf(rows[0], 'pin_clock');
+    const pins = rows.filter((row) => row.get('scope') !== null);
+    if (change.kind === 'remove' && !pins.some((row) => row.get('scope') === scope)) return undefined;
+    const at = pinChangeTime(askedAt, clock?.getTime() ?? (await lastKnownChange(session, cql, topic, pins)));
+    const result = await session.conditionalBatch(
+      statementsFor(cql, topic, scope, change, at, clock, pins.length === 1),
+    );
     if (result.wasApplied()) return at;
   }
   throw new UnavailableError(
     `the pins of topic '${topic}' kept changing under ${MAX_ATTEMPTS} attempts to change scope '${scope}'; try again`,
   );
+}
+
+function statementsFor(
+  cql: Cql,
+  topic: string,
+  scope: string,
+  change: PinChange,
+  at: number,
+  clock: Date | undefined,
+  onlyPin: boolean,
+): { query: string; params: unknown[] }[] {
+  if (change.kind === 'remove' && onlyPin)
+    return clock === undefined
+      ? // A topic pinned only by servers of an earlier version: the row alone, by its own transaction.
+        [{ query: cql.pinDeleteIfExists, params: [topic, scope] }]
+      : [
+          { query: cql.pinClockAdvance, params: [null, topic, clock] },
+          { query: cql.pinDelete, params: [topic, scope] },
+        ];
+  // Cassandra 2.1 never applies `IF pin_clock = null`, so a missing clock is inserted, if still missing.
+  const advance =
+    clock === undefined
+      ? { query: cql.pinClockStart, params: [topic, new Date(at)] }
+      : { query: cql.pinClockAdvance, params: [new Date(at), topic, clock] };
+  const row =
+    change.kind === 'set'
+      ? {
+          query: cql.pinUpsert,
+          params: [change.pin.version, change.pin.reason, change.pin.author, new Date(at), topic, scope],
+        }
+      : { query: cql.pinDelete, params: [topic, scope] };
+  return [advance, row];
+}
+
+/**
+ * The latest pin change a topic without a clock is known to have had: its pins' `set_at` and its last
+ * history entry (written just after each change, so a change made a moment ago by another instance may
+ * not be there yet).
+ */
+async function lastKnownChange(
+  session: CqlSession,
+  cql: Cql,
+  topic: string,
+  pins: readonly types.Row[],
+): Promise<number | undefined> {
+  const last = (await session.execute(cql.pinLastEventAt, [topic], { idempotent: true })).first();
+  const times = pins.map((row) => dateOf(row, 'set_at'));
+  times.push(dateOf(last, 'event_at'));
+  const known = times.filter((t) => t !== undefined).map((t) => t.getTime());
+  return known.length === 0 ? undefined : Math.max(...known);
+}
+
+function dateOf(row: types.Row | null | undefined, column: string): Date | undefined {
+  const value = row?.get(column);
+  return value instanceof Date ? value : undefined;
 }

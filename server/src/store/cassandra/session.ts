@@ -34,14 +34,17 @@ export class CqlSession {
     });
   }
 
-  /** Every row of a read, page by page (fetchSize and the paging state), so no response is unbounded. */
-  async all(query: string, params: Params): Promise<types.Row[]> {
+  /**
+   * Every row of a read, page by page (fetchSize and the paging state), so no response is unbounded.
+   * `serial`: at the serial consistency, each page seeing every lightweight transaction accepted so far.
+   */
+  async all(query: string, params: Params, options: { serial?: boolean } = {}): Promise<types.Row[]> {
     const rows: types.Row[] = [];
     let pageState: string | undefined;
     do {
       const result = await this.client.execute(query, params as unknown[], {
         prepare: true,
-        consistency: this.consistency,
+        consistency: options.serial ? this.serialConsistency : this.consistency,
         isIdempotent: true,
         fetchSize: PAGE_SIZE,
         ...(pageState === undefined ? {} : { pageState }),
@@ -103,16 +106,6 @@ export class CqlSession {
         isIdempotent: false,
       },
     );
-  }
-
-  /** A linearizable read (at the serial consistency): sees every lightweight transaction accepted so far. */
-  async serialRead(query: string, params: Params): Promise<types.Row[]> {
-    const result = await this.client.execute(query, params as unknown[], {
-      prepare: true,
-      consistency: this.serialConsistency,
-      isIdempotent: true,
-    });
-    return result.rows;
   }
 
   /** Schema changes: not prepared; the driver waits for the cluster's schema agreement after each. */
