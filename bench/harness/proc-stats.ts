@@ -31,11 +31,29 @@ export function cpuMsOf(pid: number): number {
  */
 export function treeCpuMsOf(pid: number): number {
   let total = cpuMsOf(pid);
-  for (const task of readdirSync(`/proc/${pid}/task`)) {
-    const children = readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim();
-    for (const child of children ? children.split(' ') : []) total += treeCpuMsOf(Number(child));
+  for (const child of childrenOf(pid)) {
+    try {
+      total += treeCpuMsOf(child);
+    } catch {
+      // The child exited between the listing and the read: its time is gone with it.
+    }
   }
   return total;
+}
+
+/** A process's children, from /proc; none where the kernel does not list them. */
+function childrenOf(pid: number): number[] {
+  const children: number[] = [];
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    let listed = '';
+    try {
+      listed = readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim();
+    } catch {
+      // A thread that ended, or a kernel without CONFIG_PROC_CHILDREN.
+    }
+    if (listed) children.push(...listed.split(' ').map(Number));
+  }
+  return children;
 }
 
 /** Number of open file descriptors of a process. */
