@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { DocumentKind, PinRecord, TopicRecord, VersionRecord } from '../core/model.js';
+import type { DocumentKind, PinEvent, PinRecord, TopicRecord, VersionRecord } from '../core/model.js';
 
 /** A poll answer for one topic. */
 export interface PollUpdate {
@@ -61,6 +61,15 @@ export const pinView = z.object({
   reason: z.string(),
   author: z.string(),
   setAt: isoTime,
+});
+
+/** One entry of a topic's pin history: a pin set (`version` present) or removed (no `version`). */
+export const pinEventView = z.object({
+  scope: z.string(),
+  version: z.number().int().optional(),
+  reason: z.string(),
+  author: z.string(),
+  at: isoTime,
 });
 
 export const pollUpdateView = z.object({
@@ -126,6 +135,16 @@ export function toPinView(pin: PinRecord): z.infer<typeof pinView> {
     reason: pin.reason,
     author: pin.author,
     setAt: iso(pin.setAt),
+  };
+}
+
+export function toPinEventView(event: PinEvent): z.infer<typeof pinEventView> {
+  return {
+    scope: event.scope,
+    ...(event.version === undefined ? {} : { version: event.version }),
+    reason: event.reason,
+    author: event.author,
+    at: iso(event.at),
   };
 }
 

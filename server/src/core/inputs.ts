@@ -97,6 +97,10 @@ export const listVersionsInputSchema = z
   })
   .strict();
 
+export const pinHistoryInputSchema = z
+  .object({ topic: topicNameSchema, limit: z.number().int().min(1).max(1000).default(100) })
+  .strict();
+
 export const versionRefSchema = z.object({ topic: topicNameSchema, version: versionNumberSchema }).strict();
 
 export const resolveInputSchema = z

@@ -7,6 +7,7 @@ import {
   IntegrityError,
   MisdirectedError,
   PayloadTooLargeError,
+  type PinEvent,
   type PinRecord,
   parseOrThrow,
   type ResolvedTarget,
@@ -40,6 +41,7 @@ import {
   listVersionsInputSchema,
   type PollInput,
   type PublishInput,
+  pinHistoryInputSchema,
   pinInputSchema,
   publishInputSchema,
   resolveInputSchema,
@@ -392,6 +394,20 @@ export class MeshpressService {
       await this.#changed(topic);
     }
     return { removed };
+  }
+
+  /**
+   * The audit trail of a topic's pins: each pin set (with its version) and removed, who did it and why,
+   * newest first, the latest `limit` of them.
+   */
+  async pinHistory(
+    caller: Caller,
+    input: { topic: string; limit?: number | undefined },
+  ): Promise<PinEvent[]> {
+    const { topic, limit } = parseOrThrow(pinHistoryInputSchema, input, 'pin history request');
+    await this.#authorize(caller, 'topic.read', topic);
+    await this.#requireTopic(topic);
+    return (await this.#store.pinHistory(topic)).slice(-limit).reverse();
   }
 
   /** What an identity gets now (from the consumer cache) or got at instant `at` (from the store's history). */

@@ -1,8 +1,10 @@
 import {
   errorView,
+  pinEventView,
   pinView,
   pollUpdateView,
   renameIssuePaths,
+  toPinEventView,
   toPinView,
   topicView,
   toTopicView,
@@ -19,6 +21,7 @@ import {
   listTopicsQuery,
   listVersionsQuery,
   pinBody,
+  pinHistoryQuery,
   pinParams,
   pollBody,
   publishBody,
@@ -199,6 +202,19 @@ export function v1Routes(service: MeshpressService): RouteSpec[] {
       responses: { 200: z.object({ removed: z.boolean() }), ...errors },
       async handler({ params, query, caller }) {
         return service.unpin(caller, { ...params, ...query });
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/v1/topics/:topic/pin-history',
+      operationId: 'pinHistory',
+      summary: "The topic's pins set and removed, who did it and why, newest first",
+      params: topicParams,
+      query: pinHistoryQuery,
+      responses: { 200: z.object({ topic: z.string(), events: z.array(pinEventView) }), ...errors },
+      async handler({ params, query, caller }) {
+        const events = await service.pinHistory(caller, { topic: params.topic, ...query });
+        return { topic: params.topic, events: events.map(toPinEventView) };
       },
     }),
     defineRoute({
