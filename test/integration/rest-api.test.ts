@@ -235,6 +235,42 @@ describe('publish, scopes, pins and polls', () => {
     expect(none.body.target).toBeNull();
   });
 
+  it('lists the pin history newest first: who pinned what, when and why, and each removal', async () => {
+    await topic('t.pin-audit');
+    const v1 = await publish('t.pin-audit', 'one');
+    const v2 = await publish('t.pin-audit', 'two');
+    const eu = encodeURIComponent('region=eu-west-1');
+    const headers = { 'x-meshpress-principal': 'alice' };
+    await call(
+      'PUT',
+      '/v1/topics/t.pin-audit/pins/*',
+      { version: v1, reason: 'v2 breaks checkout' },
+      headers,
+    );
+    await call('PUT', `/v1/topics/t.pin-audit/pins/${eu}`, { version: v2 }, headers);
+    await call('DELETE', '/v1/topics/t.pin-audit/pins/*?reason=fixed', undefined, headers);
+
+    const all = await call('GET', '/v1/topics/t.pin-audit/pin-history');
+    expect(all.status).toBe(200);
+    expect(all.body.topic).toBe('t.pin-audit');
+    expect(all.body.events.map((e: any) => [e.scope, e.version, e.reason])).toEqual([
+      ['*', undefined, 'fixed'],
+      ['region=eu-west-1', v2, ''],
+      ['*', v1, 'v2 breaks checkout'],
+    ]);
+    const times = all.body.events.map((e: any) => Date.parse(e.at));
+    expect(times.every((t: number) => Number.isFinite(t))).toBe(true);
+    expect([...times].sort((a: number, b: number) => b - a)).toEqual(times);
+    expect(new Set(all.body.events.map((e: any) => e.author))).toEqual(new Set(['alice']));
+
+    const latest = await call('GET', '/v1/topics/t.pin-audit/pin-history?limit=1');
+    expect(latest.body.events).toEqual([all.body.events[0]]);
+    expect((await call('GET', '/v1/topics/t.nope/pin-history')).body.error.code).toBe('TOPIC_NOT_FOUND');
+    const bad = await call('GET', '/v1/topics/t.pin-audit/pin-history?limit=5000');
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.details.issues[0].path).toBe('limit');
+  });
+
   it('lists history newest first with pagination', async () => {
     await topic('t.history');
     for (let i = 1; i <= 7; i++) await publish('t.history', `h${i}`);
@@ -327,5 +363,6 @@ describe('bad input gets a clear 4xx with a stable code', () => {
     const openapi = await call('GET', '/openapi.json');
     expect(openapi.body.openapi).toBe('3.1.0');
     expect(Object.keys(openapi.body.paths)).toContain('/v1/topics/{topic}/versions');
+    expect(Object.keys(openapi.body.paths)).toContain('/v1/topics/{topic}/pin-history');
   });
 });
