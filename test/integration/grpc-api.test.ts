@@ -314,6 +314,34 @@ describe('pins and resolution', () => {
     });
   });
 
+  it('returns the pin history newest first, removals without a version, the latest `limit` of it', async () => {
+    await topic('g.pin-history');
+    const v1 = await publish('g.pin-history', 'one');
+    const v2 = await publish('g.pin-history', 'two');
+    const before = Date.now();
+    const as = (principal: string) => metadata({ 'x-meshpress-principal': principal });
+    await rpc('Pin', { topic: 'g.pin-history', version: v1, reason: 'bad rollout' }, as('alice'));
+    await rpc('Pin', { topic: 'g.pin-history', scope: 'region=eu-west-1', version: v2 }, as('bob'));
+    await rpc('Unpin', { topic: 'g.pin-history', reason: 'fixed' }, as('carol'));
+    const after = Date.now();
+
+    const history = await rpc('GetPinHistory', { topic: 'g.pin-history' });
+    expect(history.topic).toBe('g.pin-history');
+    expect(history.events).toMatchObject([
+      { scope: '*', reason: 'fixed', author: 'carol' },
+      { scope: 'region=eu-west-1', version: v2, reason: '', author: 'bob' },
+      { scope: '*', version: v1, reason: 'bad rollout', author: 'alice' },
+    ]);
+    expect(history.events[0].version).toBeUndefined();
+    const times = history.events.map((e: any) => e.atMs);
+    expect([...times].sort((a, b) => b - a)).toEqual(times);
+    expect(times.at(-1)).toBeGreaterThanOrEqual(before);
+    expect(times[0]).toBeLessThanOrEqual(after);
+
+    const latest = await rpc('GetPinHistory', { topic: 'g.pin-history', limit: 2 });
+    expect(latest.events).toEqual(history.events.slice(0, 2));
+  });
+
   it('resolves now, and answers no target for an identity nothing was published to or before the first publish', async () => {
     await topic('g.resolve');
     const v1 = await publish('g.resolve', 'eu only', ['region=eu-west-1']);
@@ -411,6 +439,8 @@ describe('bad input', () => {
     ['AddScopes', { topic: 'g.inline', version: 1, scopes: [] }, 'scopes'],
     ['Pin', { topic: 'g.inline', version: -1 }, 'version'],
     ['Pin', { topic: 'g.inline', scope: '', version: 1 }, 'scope'],
+    ['GetPinHistory', { topic: 'g.inline', limit: 5000 }, 'limit'],
+    ['GetPinHistory', { topic: 'g.inline', limit: 0 }, 'limit'],
     ['Resolve', { topic: 'g.inline', identity: { app: '' } }, 'identity.app'],
     ['Resolve', { topic: 'g.inline', atMs: -5 }, 'atMs'],
     ['Poll', { identity: EU, topics: [{ topic: 'g.inline', currentVersion: 0 }] }, 'topics.0.currentVersion'],
@@ -449,6 +479,10 @@ describe('bad input', () => {
     });
     expect((await failure('Publish', { topic: 'g.missing', data: bytes('x') })).code).toBe('TOPIC_NOT_FOUND');
     expect((await failure('Resolve', { topic: 'g.missing', identity: EU })).code).toBe('TOPIC_NOT_FOUND');
+    expect(await failure('GetPinHistory', { topic: 'g.missing' })).toMatchObject({
+      status: grpc.status.NOT_FOUND,
+      code: 'TOPIC_NOT_FOUND',
+    });
     const versionMissing = await failure('GetVersion', { topic: 'g.inline', version: 999 });
     expect(versionMissing).toMatchObject({ status: grpc.status.NOT_FOUND, code: 'VERSION_NOT_FOUND' });
     expect((await failure('Pin', { topic: 'g.inline', version: 999 })).code).toBe('VERSION_NOT_FOUND');

@@ -1,6 +1,7 @@
 import { IDENTITY_KEYS, type Identity, ValidationError } from '@meshpress/client';
 import type { PollInput, PublishInput, TopicSpecInput } from '../core/inputs.js';
 import type {
+  GetPinHistoryRequest,
   IdentityMessage,
   ListTopicsRequest,
   ListVersionsRequest,
@@ -100,6 +101,10 @@ export function decodePin(request: PinRequest): {
 
 export function decodeUnpin(request: UnpinRequest): { topic: string; scope?: string; reason?: string } {
   return { topic: request.topic, ...defined('scope', request.scope), ...defined('reason', request.reason) };
+}
+
+export function decodePinHistory(request: GetPinHistoryRequest): { topic: string; limit?: number } {
+  return { topic: request.topic, ...defined('limit', request.limit) };
 }
 
 /** Written without spreads: it runs for every gRPC poll. */

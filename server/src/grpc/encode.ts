@@ -1,8 +1,9 @@
-import type { DataPointer, PinRecord, TopicRecord, VersionRecord } from '@meshpress/client';
+import type { DataPointer, PinEvent, PinRecord, TopicRecord, VersionRecord } from '@meshpress/client';
 import type { PollUpdate } from '../core/poll-rule.js';
 import type { ResolveResult } from '../core/service.js';
 import type {
   DataPointerMessage,
+  PinEventMessage,
   PinMessage,
   PollUpdateMessage,
   ResolvedTargetMessage,
@@ -64,6 +65,16 @@ export function toPinMessage(pin: PinRecord): PinMessage {
     reason: pin.reason,
     author: pin.author,
     setAtMs: pin.setAt,
+  };
+}
+
+export function toPinEventMessage(event: PinEvent): PinEventMessage {
+  return {
+    scope: event.scope,
+    ...(event.version === undefined ? {} : { version: event.version }),
+    reason: event.reason,
+    author: event.author,
+    atMs: event.at,
   };
 }
 

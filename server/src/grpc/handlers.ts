@@ -9,6 +9,7 @@ import {
   decodeListTopics,
   decodeListVersions,
   decodePin,
+  decodePinHistory,
   decodePoll,
   decodePublish,
   decodePutTopic,
@@ -19,6 +20,7 @@ import {
   resolvePath,
 } from './decode.js';
 import {
+  toPinEventMessage,
   toPinMessage,
   toPollUpdateMessage,
   toResolvedTargetMessage,
@@ -28,6 +30,7 @@ import {
 import type {
   AddScopesRequest,
   GetConsumersRequest,
+  GetPinHistoryRequest,
   ListTopicsRequest,
   ListVersionsRequest,
   PinRequest,
@@ -128,6 +131,11 @@ export function meshpressHandlers(
 
     Unpin: unary(context, 'Unpin', async (request: UnpinRequest, { caller }) => {
       return service.unpin(caller, decodeUnpin(request));
+    }),
+
+    GetPinHistory: unary(context, 'GetPinHistory', async (request: GetPinHistoryRequest, { caller }) => {
+      const events = await service.pinHistory(caller, decodePinHistory(request));
+      return { topic: request.topic, events: events.map(toPinEventMessage) };
     }),
 
     Resolve: unary(context, 'Resolve', async (request: ResolveRequest, { caller }) => {

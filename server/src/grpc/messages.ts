@@ -81,6 +81,11 @@ export interface UnpinRequest {
   reason?: Opt<string>;
 }
 
+export interface GetPinHistoryRequest {
+  topic: string;
+  limit?: Opt<number>;
+}
+
 export interface ResolveRequest {
   topic: string;
   identity: IdentityMessage | null;
@@ -134,6 +139,14 @@ export interface PinMessage {
   reason: string;
   author: string;
   setAtMs: number;
+}
+
+export interface PinEventMessage {
+  scope: string;
+  version?: number;
+  reason: string;
+  author: string;
+  atMs: number;
 }
 
 export interface PollUpdateMessage {
