@@ -29,6 +29,7 @@ export {
 } from './publisher/admin.js';
 export type {
   CallOptions,
+  PinHistoryOptions,
   PinOptions,
   PointerPublishOptions,
   PublishOptions,

@@ -45,6 +45,7 @@ describe.concurrent('meshpress CLI against a running server', { timeout: 180_000
       'publish',
       'versions download',
       'pin',
+      'pin-history',
       'resolve',
       'watch',
     ])

@@ -72,6 +72,69 @@ describe('meshpress CLI against an embedded server', () => {
     expect(topic.retention).toEqual({ maxAgeDays: 7 });
   });
 
+  it('pin-history prints the pins set and removed, newest first, as a table and as JSON', async () => {
+    const as = ['--principal', 'ops'];
+    await cli(['topics', 'create', 'cli.pin-history']);
+    expect(await cli(['pin-history', 'cli.pin-history'])).toMatchObject({
+      code: 0,
+      stdout: 'no pin changes\n',
+    });
+    const payload = join(dir, 'pin-history.txt');
+    await writeFile(payload, 'one');
+    for (const args of [
+      ['publish', 'cli.pin-history', payload],
+      ['publish', 'cli.pin-history', payload],
+      ['pin', 'cli.pin-history', '1', '--reason', 'v2 breaks checkout', ...as],
+      ['pin', 'cli.pin-history', '2', '--scope', 'region=eu-west-1', ...as],
+      ['unpin', 'cli.pin-history', '--reason', 'fixed', ...as],
+    ])
+      expect((await cli(args)).code, args.join(' ')).toBe(0);
+
+    const table = await cli(['pin-history', 'cli.pin-history']);
+    expect(table.code).toBe(0);
+    const time = String.raw`\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ`;
+    const lines = table.stdout.trimEnd().split('\n');
+    expect(lines).toHaveLength(4);
+    expect(lines[0]).toMatch(/^TIME\s+SCOPE\s+CHANGE\s+AUTHOR\s+REASON$/);
+    expect(lines[1]).toMatch(new RegExp(`^${time}\\s+\\*\\s+unpinned\\s+ops\\s+fixed$`));
+    expect(lines[2]).toMatch(new RegExp(`^${time}\\s+region=eu-west-1\\s+pinned to v2\\s+ops$`));
+    expect(lines[3]).toMatch(new RegExp(`^${time}\\s+\\*\\s+pinned to v1\\s+ops\\s+v2 breaks checkout$`));
+
+    const json = await cli(['pin-history', 'cli.pin-history', '--json']);
+    expect(json.code).toBe(0);
+    const body = JSON.parse(json.stdout);
+    expect(body.topic).toBe('cli.pin-history');
+    expect(body.events.map((e: any) => [e.scope, e.version, e.reason, e.author])).toEqual([
+      ['*', undefined, 'fixed', 'ops'],
+      ['region=eu-west-1', 2, '', 'ops'],
+      ['*', 1, 'v2 breaks checkout', 'ops'],
+    ]);
+    expect('version' in body.events[0]).toBe(false);
+    expect(body.events.every((e: any) => Number.isFinite(Date.parse(e.at)))).toBe(true);
+
+    const latest = await cli(['pin-history', 'cli.pin-history', '--limit', '1', '--json']);
+    expect(JSON.parse(latest.stdout).events).toEqual([body.events[0]]);
+  });
+
+  it('pin-history exits 2 on a bad --limit and 3 for a topic that does not exist', async () => {
+    for (const limit of ['0', '1001', 'lots']) {
+      const result = await cli(['pin-history', 'cli.pin-history', '--limit', limit]);
+      expect(result, `--limit ${limit}`).toMatchObject({ code: 2, stdout: '' });
+      expect(result.stderr).toMatch(/^meshpress: --limit: /);
+      expect(result.stderr).toContain("Run 'meshpress pin-history --help' for usage.");
+    }
+    const missing = await cli(['pin-history', 'cli.no-such-topic']);
+    expect(missing).toMatchObject({ code: 3, stdout: '' });
+    expect(missing.stderr).toContain('TOPIC_NOT_FOUND');
+  });
+
+  it('help lists pin-history and its --limit', async () => {
+    expect((await cli(['--help'])).stdout).toMatch(/^ {2}pin-history\s+a topic's pins set and removed/m);
+    const help = await cli(['pin-history', '--help']);
+    expect(help.stdout).toContain('Usage: meshpress pin-history <topic> [options]');
+    expect(help.stdout).toContain('--limit <n>');
+  });
+
   it('a payload over the server limit exits 4, the status for data the server refused', async () => {
     await cli(['topics', 'create', 'cli.big']);
     const big = join(dir, 'big.bin');

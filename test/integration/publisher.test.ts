@@ -304,6 +304,34 @@ describe('scopes, pins, history and resolution', () => {
     expect(await admin.unpin('pub.pins')).toEqual({ removed: true });
   });
 
+  it('lists the pin history newest first: a version for each pin set, none for a removal', async () => {
+    await admin.createTopic('pub.pin-history');
+    const v1 = await admin.publish('pub.pin-history', 'one');
+    const v2 = await admin.publish('pub.pin-history', 'two');
+    await admin.pin('pub.pin-history', v1.version, { reason: 'v2 breaks checkout' });
+    await admin.pin('pub.pin-history', v2.version, { scope: 'region=eu-west-1' });
+    await admin.unpin('pub.pin-history', { reason: 'fixed' });
+
+    const history = await admin.pinHistory('pub.pin-history');
+    expect(history.map((e) => [e.scope, e.version, e.reason, e.author])).toEqual([
+      ['*', undefined, 'fixed', 'alice'],
+      ['region=eu-west-1', v2.version, '', 'alice'],
+      ['*', v1.version, 'v2 breaks checkout', 'alice'],
+    ]);
+    expect('version' in history[0]!).toBe(false);
+    const times = history.map((e) => e.at);
+    expect(times.every((t) => Number.isInteger(t) && t >= v2.createdAt)).toBe(true);
+    expect([...times].sort((a, b) => b - a)).toEqual(times);
+
+    expect(await admin.pinHistory('pub.pin-history', { limit: 2 })).toEqual(history.slice(0, 2));
+    await expect(admin.pinHistory('pub.missing')).rejects.toBeInstanceOf(TopicNotFoundError);
+    for (const limit of [0, 1001, 1.5]) {
+      const error = await admin.pinHistory('pub.pin-history', { limit }).catch((e: unknown) => e);
+      expect(error, `limit ${limit}`).toBeInstanceOf(ValidationError);
+      expect((error as ValidationError).issues.map((i) => i.path)).toEqual(['limit']);
+    }
+  });
+
   it('lists history newest first, by page and by iterator', async () => {
     await admin.createTopic('pub.history');
     for (let i = 1; i <= 5; i++) await admin.publish('pub.history', `h${i}`);

@@ -6,12 +6,24 @@ export interface Column {
   readonly right?: boolean;
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point.
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/g;
+
+/**
+ * Control characters shown as `\uXXXX`: reasons, authors and metadata come from whoever wrote them, and
+ * printed raw they could move the cursor, rewrite lines already shown or retitle the operator's terminal.
+ */
+export function printable(text: string): string {
+  return text.replace(CONTROL_CHARACTERS, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 /** Columns separated by two spaces, each as wide as its widest cell; the last column is not padded. */
 export function renderTable(
   columns: readonly Column[],
-  rows: readonly (readonly string[])[],
+  unsafeRows: readonly (readonly string[])[],
   options: { header?: boolean } = {},
 ): string {
+  const rows = unsafeRows.map((r) => r.map(printable));
   const widths = columns.map((c, i) => Math.max(c.header.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: readonly string[]) =>
     columns
@@ -29,7 +41,9 @@ export function renderTable(
 
 /** `key  value` lines with the keys aligned. Entries with an undefined value are left out. */
 export function renderFields(fields: readonly (readonly [string, string | undefined])[]): string {
-  const shown = fields.filter((f): f is readonly [string, string] => f[1] !== undefined);
+  const shown = fields
+    .filter((f): f is readonly [string, string] => f[1] !== undefined)
+    .map(([k, v]) => [k, printable(v)] as const);
   const width = Math.max(0, ...shown.map(([k]) => k.length));
   return shown.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n');
 }

@@ -72,6 +72,9 @@ export const versionPageSchema = z
   .strict();
 export type VersionPageOptions = z.input<typeof versionPageSchema>;
 
+export const pinHistorySchema = z.object({ limit: z.number().int().min(1).max(1000).optional() }).strict();
+export type PinHistoryOptions = z.input<typeof pinHistorySchema>;
+
 export const identityInputSchema = z
   .object({
     app: z.string().optional(),

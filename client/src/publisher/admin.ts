@@ -1,5 +1,6 @@
+import type { z } from 'zod';
 import { IntegrityError, InternalError } from '../core/errors.js';
-import type { PinRecord, ResolvedTarget, TopicRecord, VersionRecord } from '../core/model.js';
+import type { PinEvent, PinRecord, ResolvedTarget, TopicRecord, VersionRecord } from '../core/model.js';
 import { renameIssuePaths } from '../core/rename-issue-paths.js';
 import { sha256Hex } from '../core/sha256.js';
 import { parseOrThrow } from '../core/validation.js';
@@ -9,6 +10,7 @@ import {
   fromTopicView,
   fromVersionView,
   type PollUpdate,
+  type pinEventView,
   pinView,
   topicView,
   versionView,
@@ -18,9 +20,11 @@ import {
   callOptionsSchema,
   identityInputSchema,
   instantSchema,
+  type PinHistoryOptions,
   type PinOptions,
   type PointerPublishOptions,
   type PublishOptions,
+  pinHistorySchema,
   pinOptionsSchema,
   pointerPublishOptionsSchema,
   publishOptionsSchema,
@@ -38,6 +42,7 @@ import { NoAnswerError, PublishOutcomeUnknownError } from './no-answer-error.js'
 import { type PreparedPayload, type PublishPayload, preparePayload } from './payload-input.js';
 import { countingWebStream, ProgressCounter } from './progress.js';
 import {
+  pinHistoryView,
   pollView,
   resolveView,
   topicPageView,
@@ -297,6 +302,19 @@ export class MeshpressAdmin {
     return { removed: body.removed ? true : afterNoAnswer ? null : false };
   }
 
+  /**
+   * A topic's pins set and removed, newest first: the latest `limit` of them (default 100, at most 1000).
+   * A removal has no `version`.
+   */
+  async pinHistory(topic: string, options: PinHistoryOptions = {}): Promise<PinEvent[]> {
+    const { limit } = parseOrThrow(pinHistorySchema, options, 'pin history options');
+    const body = await this.#rest.jsonBody(
+      { method: 'GET', path: `${topicPath(topic)}/pin-history`, query: { limit }, topic },
+      pinHistoryView,
+    );
+    return body.events.map(fromPinEventView);
+  }
+
   /** One page of a topic's history, newest first. */
   async listVersionsPage(topic: string, options: VersionPageOptions = {}): Promise<VersionPage> {
     const page = parseOrThrow(versionPageSchema, options, 'version listing');
@@ -536,6 +554,16 @@ function envelopeExtras(opts: {
 function parsedByServer(contentType: string): boolean {
   const media = contentType.split(';')[0]!.trim().toLowerCase();
   return media === 'application/json' || media === 'text/plain';
+}
+
+function fromPinEventView(view: z.infer<typeof pinEventView>): PinEvent {
+  return {
+    scope: view.scope,
+    ...(view.version === undefined ? {} : { version: view.version }),
+    reason: view.reason,
+    author: view.author,
+    at: Date.parse(view.at),
+  };
 }
 
 /** Version numbers go into paths as they are; anything else is left for the server to reject by name. */

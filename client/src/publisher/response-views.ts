@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { pinView, pollUpdateView, topicView, versionView } from '../wire/rest-views.js';
+import { pinEventView, pinView, pollUpdateView, topicView, versionView } from '../wire/rest-views.js';
 
 /** Envelopes of the REST answers, built from the shared views (server/src/rest/routes.ts). */
 export const topicPageView = z.object({ topics: z.array(topicView), nextAfter: z.string().optional() });
@@ -9,6 +9,7 @@ export const versionPageView = z.object({
   nextBefore: z.number().int().optional(),
 });
 export const unpinView = z.object({ removed: z.boolean() });
+export const pinHistoryView = z.object({ topic: z.string(), events: z.array(pinEventView) });
 export const resolveView = z.object({
   topic: z.string(),
   target: z

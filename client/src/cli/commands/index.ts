@@ -1,5 +1,5 @@
 import type { Command } from '../command.js';
-import { pin, unpin } from './pins.js';
+import { pin, pinHistory, unpin } from './pins.js';
 import { publish } from './publish.js';
 import { resolveCommand } from './resolve.js';
 import { scopesAdd } from './scopes.js';
@@ -19,6 +19,7 @@ export const COMMANDS: readonly Command[] = [
   scopesAdd,
   pin,
   unpin,
+  pinHistory,
   resolveCommand,
   watch,
 ];

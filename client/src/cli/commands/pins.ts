@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import type { Command } from '../command.js';
 import { parseFlags } from '../flag-parsing.js';
-import { pinJson } from '../views.js';
+import { formatTime, renderTable } from '../format.js';
+import { pinEventJson, pinJson } from '../views.js';
 import { versionArg } from './args.js';
 
 const pinFlags = z.object({
@@ -61,6 +62,54 @@ export const unpin: Command = {
             : // A retry after a timeout found nothing: the timed-out attempt may have been the one that removed it.
               `no pin in place now on scope ${scope} of ${ctx.args[0]} (an earlier attempt that got no answer may have removed it, or there was none)`,
       );
+    return undefined;
+  },
+};
+
+const DEFAULT_HISTORY_LIMIT = 20;
+
+// The server returns at most 1000 events in one answer and has no paging: more is a usage error here.
+const historyFlags = z.object({
+  '--limit': z.coerce.number().int().min(1).max(1000).default(DEFAULT_HISTORY_LIMIT),
+});
+
+export const pinHistory: Command = {
+  name: 'pin-history',
+  summary: "a topic's pins set and removed, newest first",
+  synopsis: '<topic>',
+  minArgs: 1,
+  maxArgs: 1,
+  options: ['limit'],
+  details: `Shows the newest ${DEFAULT_HISTORY_LIMIT} changes unless --limit says otherwise (at most 1000).`,
+  async run(ctx) {
+    const { '--limit': limit } = parseFlags(historyFlags, { '--limit': ctx.flags.limit }, this.name);
+    const events = await ctx.admin().pinHistory(ctx.args[0]!, { limit });
+    if (ctx.json) {
+      await ctx.printJson({ topic: ctx.args[0], events: events.map(pinEventJson) });
+      return undefined;
+    }
+    if (events.length === 0) {
+      await ctx.print('no pin changes');
+      return undefined;
+    }
+    await ctx.print(
+      renderTable(
+        [
+          { header: 'TIME' },
+          { header: 'SCOPE' },
+          { header: 'CHANGE' },
+          { header: 'AUTHOR' },
+          { header: 'REASON' },
+        ],
+        events.map((e) => [
+          formatTime(e.at),
+          e.scope,
+          e.version === undefined ? 'unpinned' : `pinned to v${e.version}`,
+          e.author,
+          e.reason,
+        ]),
+      ),
+    );
     return undefined;
   },
 };
