@@ -6,7 +6,7 @@ import { retryDelayMs } from '../../publisher/retry-delay.js';
 import type { PollUpdate } from '../../wire/rest-views.js';
 import type { Command, CommandContext } from '../command.js';
 import { parseFlags } from '../flag-parsing.js';
-import { formatBytes, formatTime, shortSha } from '../format.js';
+import { formatBytes, formatTime, printable, shortSha } from '../format.js';
 import { writeFully } from '../io.js';
 import { IDENTITY_OPTIONS } from '../option-table.js';
 import { versionJson } from '../views.js';
@@ -163,6 +163,6 @@ async function report(ctx: CommandContext, clock: Clock, update: PollUpdate, siz
   }
   const pinned = update.pinned ? '  pinned' : '';
   await ctx.print(
-    `${formatTime(appliedAt)}  ${update.topic}  version ${update.version}  ${formatBytes(size)}  sha256 ${shortSha(record.sha256)}  ${record.contentType}${pinned}`,
+    `${formatTime(appliedAt)}  ${update.topic}  version ${update.version}  ${formatBytes(size)}  sha256 ${shortSha(record.sha256)}  ${printable(record.contentType)}${pinned}`,
   );
 }
