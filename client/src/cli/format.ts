@@ -7,11 +7,12 @@ export interface Column {
 }
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point.
-const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/g;
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 /**
  * Control characters shown as `\uXXXX`: reasons, authors and metadata come from whoever wrote them, and
- * printed raw they could move the cursor, rewrite lines already shown or retitle the operator's terminal.
+ * printed raw they could move the cursor, rewrite lines already shown or retitle the operator's terminal;
+ * line separators and bidirectional overrides could make one line read as another.
  */
 export function printable(text: string): string {
   return text.replace(CONTROL_CHARACTERS, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);

@@ -5,6 +5,7 @@ import type { Command, CommandContext } from './command.js';
 import { COMMANDS, GROUPS } from './commands/index.js';
 import { adminOptionsFrom } from './config.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
+import { printable } from './format.js';
 import { commandHelp, groupHelp, mainHelp } from './help.js';
 import { type CliIo, isBrokenPipe, writeFully } from './io.js';
 import { type FlagValues, GLOBAL_OPTIONS, OPTIONS, type OptionName } from './option-table.js';
@@ -156,5 +157,6 @@ async function reportError(
     lines.push(`meshpress: ${error instanceof Error ? error.message : String(error)}`);
     if (io.env.MESHPRESS_DEBUG && error instanceof Error && error.stack) lines.push(error.stack);
   }
-  await writeFully(io.stderr, `${lines.join('\n')}\n`);
+  // Messages may quote what a server (or a proxy in front of it) answered: escaped like any output.
+  await writeFully(io.stderr, `${lines.map(printable).join('\n')}\n`);
 }

@@ -20,6 +20,10 @@ describe('human output', () => {
     expect(renderFields([['author', 'ops\u009b31m']])).toBe('author  ops\\u009b31m');
   });
 
+  it('escapes line separators and bidirectional overrides, which could make one line read as another', () => {
+    expect(renderFields([['reason', 'ok\u2028\u202eevil\u2066']])).toBe('reason  ok\\u2028\\u202eevil\\u2066');
+  });
+
   it('leaves printable text alone, non-ASCII included', () => {
     expect(renderFields([['reason', 'rollback: café → v2 ✓']])).toBe('reason  rollback: café → v2 ✓');
   });

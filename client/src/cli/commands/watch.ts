@@ -140,7 +140,7 @@ function isTransient(error: unknown): boolean {
 }
 
 function warn(ctx: CommandContext, message: string): Promise<void> {
-  return writeFully(ctx.io.stderr, `meshpress: watch: ${message}\n`);
+  return writeFully(ctx.io.stderr, `meshpress: watch: ${printable(message)}\n`);
 }
 
 function messageOf(error: unknown): string {
