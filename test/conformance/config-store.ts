@@ -426,6 +426,10 @@ export function configStoreConformance(name: string, factory: () => Promise<Conf
           { scope: 'app=payments', reason: 'fixed', author: 'oncall', at: T0 + 400 },
         ]);
         expect(history[3]?.version).toBeUndefined();
+        // The latest few, newest first, without reading the rest.
+        expect(await store.latestPinEvents(name, 2)).toEqual([history[3], history[2]]);
+        expect(await store.latestPinEvents(name, 10)).toEqual([...history].reverse());
+        expect(await store.latestPinEvents(await createTopic('no-pins'), 5)).toEqual([]);
       });
 
       it("times a topic's pin changes in the order they happen, even when the clock asking runs behind", async () => {

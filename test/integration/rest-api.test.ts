@@ -266,9 +266,27 @@ describe('publish, scopes, pins and polls', () => {
     const latest = await call('GET', '/v1/topics/t.pin-audit/pin-history?limit=1');
     expect(latest.body.events).toEqual([all.body.events[0]]);
     expect((await call('GET', '/v1/topics/t.nope/pin-history')).body.error.code).toBe('TOPIC_NOT_FOUND');
-    const bad = await call('GET', '/v1/topics/t.pin-audit/pin-history?limit=5000');
-    expect(bad.status).toBe(400);
-    expect(bad.body.error.details.issues[0].path).toBe('limit');
+    for (const limit of ['5000', '0', 'abc']) {
+      const bad = await call('GET', `/v1/topics/t.pin-audit/pin-history?limit=${limit}`);
+      expect(bad.status, limit).toBe(400);
+      expect(bad.body.error.details.issues[0].path).toBe('limit');
+    }
+  });
+
+  it('lists the latest 100 pin changes unless asked for more', async () => {
+    await topic('t.pin-churn');
+    const v1 = await publish('t.pin-churn', 'one');
+    for (let i = 0; i < 101; i++)
+      expect(
+        (await call('PUT', '/v1/topics/t.pin-churn/pins/*', { version: v1, reason: `#${i}` })).status,
+      ).toBe(200);
+    const page = await call('GET', '/v1/topics/t.pin-churn/pin-history');
+    expect(page.body.events).toHaveLength(100);
+    expect(page.body.events[0].reason).toBe('#100');
+    expect(page.body.events[99].reason).toBe('#1');
+    expect((await call('GET', '/v1/topics/t.pin-churn/pin-history?limit=1000')).body.events).toHaveLength(
+      101,
+    );
   });
 
   it('lists history newest first with pagination', async () => {

@@ -66,7 +66,7 @@ export const pinView = z.object({
 /** One entry of a topic's pin history: a pin set (`version` present) or removed (no `version`). */
 export const pinEventView = z.object({
   scope: z.string(),
-  version: z.number().int().optional(),
+  version: z.number().int().optional().describe('the version pinned to; absent when the pin was removed'),
   reason: z.string(),
   author: z.string(),
   at: isoTime,

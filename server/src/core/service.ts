@@ -407,7 +407,7 @@ export class MeshpressService {
     const { topic, limit } = parseOrThrow(pinHistoryInputSchema, input, 'pin history request');
     await this.#authorize(caller, 'topic.read', topic);
     await this.#requireTopic(topic);
-    return (await this.#store.pinHistory(topic)).slice(-limit).reverse();
+    return this.#store.latestPinEvents(topic, limit);
   }
 
   /** What an identity gets now (from the consumer cache) or got at instant `at` (from the store's history). */

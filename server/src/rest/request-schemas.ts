@@ -81,7 +81,15 @@ export const pinBody = z
   .object({ version: z.number().int().min(1), reason: z.string().max(1024).optional() })
   .strict();
 export const unpinQuery = z.object({ reason: z.string().max(1024).optional() });
-export const pinHistoryQuery = z.object({ limit: z.coerce.number().int().min(1).max(1000).optional() });
+export const pinHistoryQuery = z.object({
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(1000)
+    .optional()
+    .describe('the latest this many changes (default 100)'),
+});
 
 const instant = z
   .union([z.iso.datetime({ offset: true }), z.string().regex(/^\d{1,16}$/)])

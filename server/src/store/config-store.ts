@@ -133,6 +133,8 @@ export interface ConfigStore {
   listPins(topic: string): Promise<PinRecord[]>;
   /** Every pin set and removal of the topic, oldest first. */
   pinHistory(topic: string): Promise<PinEvent[]>;
+  /** The latest `limit` pin sets and removals of the topic, newest first (a read of that many rows only). */
+  latestPinEvents(topic: string, limit: number): Promise<PinEvent[]>;
 
   /** Pins and committed publish scopes of one topic, for resolution. Undefined for an unknown topic. */
   loadTopicSnapshot(topic: string): Promise<TopicSnapshotData | undefined>;

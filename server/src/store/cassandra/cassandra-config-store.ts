@@ -424,6 +424,13 @@ export class CassandraConfigStore implements ConfigStore {
     });
   }
 
+  latestPinEvents(topic: string, limit: number): Promise<PinEvent[]> {
+    return this.#run(async () => {
+      const { session, cql } = this.#parts();
+      return (await session.all(cql.pinEventsLatest, [topic, limit])).map(pinEventFromRow);
+    });
+  }
+
   loadTopicSnapshot(topic: string): Promise<TopicSnapshotData | undefined> {
     return this.#run(async () => {
       const { session, cql } = this.#parts();

@@ -73,6 +73,8 @@ export function cqlFor(ks: string) {
     pinEventInsert: `INSERT INTO ${ks}.pin_events (topic, event_id, scope, version, reason, author, event_at)
       VALUES (?, ?, ?, ?, ?, ?, ?)`,
     pinEvents: `SELECT scope, version, reason, author, event_at FROM ${ks}.pin_events WHERE topic = ?`,
+    pinEventsLatest: `SELECT scope, version, reason, author, event_at FROM ${ks}.pin_events
+      WHERE topic = ? ORDER BY event_id DESC LIMIT ?`,
   } as const;
 }
 

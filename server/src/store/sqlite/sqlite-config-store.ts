@@ -268,6 +268,10 @@ export class SqliteConfigStore implements ConfigStore {
     return this.#read((s) => s.pinEvents.all(topic).map(pinEventFromRow));
   }
 
+  async latestPinEvents(topic: string, limit: number): Promise<PinEvent[]> {
+    return this.#read((s) => s.pinEventsLatest.all(topic, limit).map(pinEventFromRow));
+  }
+
   async loadTopicSnapshot(topic: string): Promise<TopicSnapshotData | undefined> {
     return this.#read((s) => {
       const row = s.topicGet.get(topic);

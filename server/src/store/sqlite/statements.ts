@@ -55,6 +55,7 @@ export interface Statements {
   readonly pinEventInsert: Database.Statement<PinEventParams>;
   readonly pinEvents: Database.Statement<[string], PinEventRow>;
   readonly pinLastChangeAt: Database.Statement<[string], { at: number | null }>;
+  readonly pinEventsLatest: Database.Statement<[string, number], PinEventRow>;
 }
 
 export function prepareStatements(db: Database.Database): Statements {
@@ -149,6 +150,9 @@ export function prepareStatements(db: Database.Database): Statements {
     ),
     pinEvents: db.prepare<[string], PinEventRow>(
       'SELECT scope, version, reason, author, at FROM pin_events WHERE topic = ? ORDER BY seq',
+    ),
+    pinEventsLatest: db.prepare<[string, number], PinEventRow>(
+      'SELECT scope, version, reason, author, at FROM pin_events WHERE topic = ? ORDER BY seq DESC LIMIT ?',
     ),
     pinLastChangeAt: db.prepare<[string], { at: number | null }>(
       'SELECT MAX(at) AS at FROM pin_events WHERE topic = ?',
