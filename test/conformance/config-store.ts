@@ -432,6 +432,26 @@ export function configStoreConformance(name: string, factory: () => Promise<Conf
         expect(await store.latestPinEvents(await createTopic('no-pins'), 5)).toEqual([]);
       });
 
+      it('records a pin the same as the one in place once: a retried request changes nothing', async () => {
+        const name = await createTopic('pin-retry');
+        const v1 = await publish(name, ['*'], T0 + 10);
+        const pin: PinRecord = { scope: '*', version: v1, reason: 'hold', author: 'oncall', setAt: T0 + 100 };
+
+        expect(await store.setPin(name, pin)).toEqual(pin);
+        // The same request again (its first answer lost), later: the pin in place, as it was.
+        expect(await store.setPin(name, { ...pin, setAt: T0 + 200 })).toEqual(pin);
+        // A different reason or author is a change of its own.
+        expect(await store.setPin(name, { ...pin, reason: 'hold longer', setAt: T0 + 300 })).toEqual({
+          ...pin,
+          reason: 'hold longer',
+          setAt: T0 + 300,
+        });
+        expect((await store.pinHistory(name)).map((e) => [e.reason, e.at])).toEqual([
+          ['hold', T0 + 100],
+          ['hold longer', T0 + 300],
+        ]);
+      });
+
       it("times a topic's pin changes in the order they happen, even when the clock asking runs behind", async () => {
         const name = await createTopic('pin-clock');
         const other = await createTopic('pin-clock-other');
@@ -450,7 +470,8 @@ export function configStoreConformance(name: string, factory: () => Promise<Conf
         // this later pin wins the tie-break between equally specific pins ("most recently set").
         expect(await store.setPin(name, pin('app=payments', T0 + 50))).toEqual(pin('app=payments', T0 + 101));
         // At the same instant as the previous change: still after it.
-        expect(await store.setPin(name, pin('region=eu', T0 + 101))).toEqual(pin('region=eu', T0 + 102));
+        const again = (setAt: number) => ({ ...pin('region=eu', setAt), reason: 'still broken' });
+        expect(await store.setPin(name, again(T0 + 101))).toEqual(again(T0 + 102));
         expect(
           await store.removePin(name, 'app=payments', { author: 'oncall', reason: 'ok', at: T0 + 1 }),
         ).toBe(true);
@@ -472,7 +493,7 @@ export function configStoreConformance(name: string, factory: () => Promise<Conf
         ]);
         expect([...(await store.listPins(name))].sort((a, b) => (a.scope < b.scope ? -1 : 1))).toEqual([
           pin('app=payments', T0 + 500),
-          pin('region=eu', T0 + 102),
+          again(T0 + 102),
         ]);
         // Each topic has its own order.
         expect(await store.setPin(other, pin('*', T0 + 20))).toEqual(pin('*', T0 + 20));

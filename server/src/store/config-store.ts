@@ -118,7 +118,9 @@ export interface ConfigStore {
   /**
    * Sets (or replaces) the pin of one scope, and records it in the pin history. Returns the pin as stored:
    * the pin changes of a topic are timed in the order they happen (see pinChangeTime), so its `setAt` is
-   * later than asked when the asking clock is at or behind the topic's previous pin change.
+   * later than asked when the asking clock is at or behind the topic's previous pin change. A pin the
+   * same as the one in place (samePin) changes nothing and is not recorded again: that pin is returned,
+   * so a retried request is recorded once.
    */
   setPin(topic: string, pin: PinRecord): Promise<PinRecord>;
   /**
@@ -153,4 +155,11 @@ export function pinChangeTime(askedAt: number, previousChangeAt: number | null |
   return previousChangeAt === null || previousChangeAt === undefined
     ? askedAt
     : Math.max(askedAt, previousChangeAt + 1);
+}
+
+/** Whether a pin request asks for exactly the pin in place: same version, reason and author. */
+export function samePin(inPlace: Omit<PinRecord, 'setAt'>, asked: Omit<PinRecord, 'setAt'>): boolean {
+  return (
+    inPlace.version === asked.version && inPlace.reason === asked.reason && inPlace.author === asked.author
+  );
 }

@@ -371,7 +371,11 @@ export class CassandraConfigStore implements ConfigStore {
       // share a batch with another table's write. A failure in between leaves the pin without its entry,
       // never an entry for a pin that was not set.
       const { setAt: askedAt, ...fields } = pin;
-      const setAt = (await changePin(session, cql, topic, askedAt, { kind: 'set', pin: fields }))!;
+      const { at: setAt, changed } = (await changePin(session, cql, topic, askedAt, {
+        kind: 'set',
+        pin: fields,
+      }))!;
+      if (!changed) return { ...fields, setAt };
       const at = new Date(setAt);
       await session.execute(
         cql.pinEventInsert,
@@ -393,13 +397,13 @@ export class CassandraConfigStore implements ConfigStore {
       if (!(await this.#topicExists(topic))) throw new TopicNotFoundError(topic);
       // Ordered with every other pin change of the topic by Paxos (pin-rows.ts), and of two instances
       // removing the same pin at once only one finds it, so the removal is recorded once.
-      const removedAt = await changePin(session, cql, topic, event.at, { kind: 'remove', scope });
-      if (removedAt === undefined) {
+      const removed = await changePin(session, cql, topic, event.at, { kind: 'remove', scope });
+      if (removed === undefined) {
         // Perhaps the retry of a removal that failed after its delete and before announcing it.
         await this.#changed(topic);
         return false;
       }
-      const at = new Date(removedAt);
+      const at = new Date(removed.at);
       await session.execute(
         cql.pinEventInsert,
         [topic, this.#eventIds.next(at), scope, null, event.reason, event.author, at],

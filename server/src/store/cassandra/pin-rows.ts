@@ -1,6 +1,6 @@
 import { type PinRecord, UnavailableError } from '@meshpress/client';
 import type { types } from 'cassandra-driver';
-import { pinChangeTime } from '../config-store.js';
+import { pinChangeTime, samePin } from '../config-store.js';
 import type { CqlSession } from './session.js';
 import type { Cql } from './statements.js';
 
@@ -12,7 +12,8 @@ export type PinChange =
   | { readonly kind: 'remove'; readonly scope: string };
 
 /**
- * Applies one pin change of a topic; returns when it was timed, or undefined for a removal that found no
+ * Applies one pin change of a topic; returns when it was timed (for a pin the same as the one in place,
+ * which changes nothing, that pin's time and `changed: false`), or undefined for a removal that found no
  * pin.
  *
  * A topic's pins are one partition, and while the topic has pins its static column `pin_clock` holds the
@@ -42,18 +43,23 @@ export async function changePin(
   topic: string,
   askedAt: number,
   change: PinChange,
-): Promise<number | undefined> {
+): Promise<{ at: number; changed: boolean } | undefined> {
   const scope = change.kind === 'set' ? change.pin.scope : change.scope;
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const rows = await session.all(cql.pinClockAndScopes, [topic], { serial: true });
     const clock = dateOf(rows[0], 'pin_clock');
     const pins = rows.filter((row) => row.get('scope') !== null);
-    if (change.kind === 'remove' && !pins.some((row) => row.get('scope') === scope)) return undefined;
+    const inPlace = pins.find((row) => row.get('scope') === scope);
+    if (change.kind === 'remove' && !inPlace) return undefined;
+    if (change.kind === 'set' && inPlace && samePin(pinOfRow(inPlace), change.pin)) {
+      const setAt = dateOf(inPlace, 'set_at');
+      if (setAt) return { at: setAt.getTime(), changed: false };
+    }
     const at = pinChangeTime(askedAt, clock?.getTime() ?? (await lastKnownChange(session, cql, topic, pins)));
     const result = await session.conditionalBatch(
       statementsFor(cql, topic, scope, change, at, clock, pins.length === 1),
     );
-    if (result.wasApplied()) return at;
+    if (result.wasApplied()) return { at, changed: true };
   }
   throw new UnavailableError(
     `the pins of topic '${topic}' kept changing under ${MAX_ATTEMPTS} attempts to change scope '${scope}'; try again`,
@@ -108,6 +114,15 @@ async function lastKnownChange(
   times.push(dateOf(last, 'event_at'));
   const known = times.filter((t) => t !== undefined).map((t) => t.getTime());
   return known.length === 0 ? undefined : Math.max(...known);
+}
+
+function pinOfRow(row: types.Row): Omit<PinRecord, 'setAt'> {
+  return {
+    scope: row.get('scope') as string,
+    version: row.get('version') as number,
+    reason: (row.get('reason') as string | null) ?? '',
+    author: (row.get('author') as string | null) ?? '',
+  };
 }
 
 function dateOf(row: types.Row | null | undefined, column: string): Date | undefined {

@@ -63,7 +63,7 @@ export function cqlFor(ks: string) {
     // Every pin change is one lightweight-transaction batch that moves the topic's pin clock (a static
     // column) from the value it read, so Paxos orders a topic's pin changes and their times follow that
     // order (pin-rows.ts); plain and Paxos writes to one row must not be mixed.
-    pinClockAndScopes: `SELECT scope, set_at, pin_clock FROM ${ks}.pins WHERE topic = ?`,
+    pinClockAndScopes: `SELECT scope, version, reason, author, set_at, pin_clock FROM ${ks}.pins WHERE topic = ?`,
     pinClockStart: `INSERT INTO ${ks}.pins (topic, pin_clock) VALUES (?, ?) IF NOT EXISTS`,
     pinClockAdvance: `UPDATE ${ks}.pins SET pin_clock = ? WHERE topic = ? IF pin_clock = ?`,
     pinDeleteIfExists: `DELETE FROM ${ks}.pins WHERE topic = ? AND scope = ? IF EXISTS`,

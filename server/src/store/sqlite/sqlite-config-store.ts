@@ -16,6 +16,7 @@ import { z } from 'zod';
 import {
   type ConfigStore,
   pinChangeTime,
+  samePin,
   type TopicChange,
   type TopicSnapshotData,
   type TopicSpec,
@@ -216,6 +217,8 @@ export class SqliteConfigStore implements ConfigStore {
   async setPin(topic: string, pin: PinRecord): Promise<PinRecord> {
     return this.#write((s) => {
       if (s.topicExists.get(topic) === undefined) throw new TopicNotFoundError(topic);
+      const inPlace = s.pinOfScope.get(topic, pin.scope);
+      if (inPlace && samePin(pinFromRow(inPlace), pin)) return pinFromRow(inPlace);
       const stored = { ...pin, setAt: pinChangeTime(pin.setAt, s.pinLastChangeAt.get(topic)?.at) };
       s.pinUpsert.run({
         topic,

@@ -50,6 +50,7 @@ export interface Statements {
   readonly scopeInsert: Database.Statement<[string, number, string, number]>;
   readonly publishes: Database.Statement<[string], PublishRow>;
   readonly pinList: Database.Statement<[string], PinRow>;
+  readonly pinOfScope: Database.Statement<[string, string], PinRow>;
   readonly pinUpsert: Database.Statement<PinParams>;
   readonly pinDelete: Database.Statement<[string, string]>;
   readonly pinEventInsert: Database.Statement<PinEventParams>;
@@ -136,6 +137,9 @@ export function prepareStatements(db: Database.Database): Statements {
 
     pinList: db.prepare<[string], PinRow>(
       'SELECT scope, version, reason, author, set_at FROM pins WHERE topic = ? ORDER BY scope',
+    ),
+    pinOfScope: db.prepare<[string, string], PinRow>(
+      'SELECT scope, version, reason, author, set_at FROM pins WHERE topic = ? AND scope = ?',
     ),
     pinUpsert: db.prepare<PinParams>(
       `INSERT INTO pins (topic, scope, version, reason, author, set_at)
