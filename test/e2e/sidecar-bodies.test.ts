@@ -32,8 +32,13 @@ async function upstream(handler: (req: IncomingMessage, res: ServerResponse) => 
   return (server.address() as AddressInfo).port;
 }
 
-/** A one-route snapshot to one node at `port`. */
-function route(name: string, port: number, extra: Record<string, unknown> = {}): void {
+/** A one-route snapshot to one node at `port`; `extra` goes into the route, `nodeExtra` into the node. */
+function route(
+  name: string,
+  port: number,
+  extra: Record<string, unknown> = {},
+  nodeExtra: Record<string, unknown> = {},
+): void {
   version++;
   const doc = {
     kind: 'mesh.routes.v1',
@@ -48,7 +53,7 @@ function route(name: string, port: number, extra: Record<string, unknown> = {}):
         },
       ],
     },
-    virtualNodes: [{ name, endpoints: [{ host: '127.0.0.1', port }] }],
+    virtualNodes: [{ name, endpoints: [{ host: '127.0.0.1', port }], ...nodeExtra }],
   };
   core.setRoutes(compileMeshPayload('mesh.routes.v1', JSON.stringify(doc)), { version });
 }
@@ -334,29 +339,12 @@ describe('response bodies', { timeout: 30_000 }, () => {
   });
 
   it('retries past a 5xx whose body never ends: the body is abandoned, freeing its connection slot for the retry', async () => {
-    version++;
-    const doc = {
-      kind: 'mesh.routes.v1',
-      virtualService: 'bodies.e2e',
-      router: {
-        routes: [
-          {
-            name: 'hung-failure',
-            match: { prefix: '/' },
-            action: { weightedTargets: [{ virtualNode: 'hung-failure', weight: 1 }] },
-            retryPolicy: { maxRetries: 1, perTryTimeoutMs: 2_000, retryOn: ['5xx'] },
-          },
-        ],
-      },
-      virtualNodes: [
-        {
-          name: 'hung-failure',
-          endpoints: [{ host: '127.0.0.1', port: hungFailure }],
-          connectionPool: { maxConnections: 1 },
-        },
-      ],
-    };
-    core.setRoutes(compileMeshPayload('mesh.routes.v1', JSON.stringify(doc)), { version });
+    route(
+      'hung-failure',
+      hungFailure,
+      { retryPolicy: { maxRetries: 1, perTryTimeoutMs: 2_000, retryOn: ['5xx'] } },
+      { connectionPool: { maxConnections: 1 } },
+    );
     const started = Date.now();
     const reply = await send('/');
     expect([reply.status, reply.body.toString(), reply.headers['x-meshpress-attempts']]).toEqual([

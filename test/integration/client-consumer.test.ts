@@ -2,7 +2,6 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { sha256Hex, TopicNotFoundError, ValidationError, VersionNotFoundError } from '@meshpress/client';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
-  type ClientLogger,
   GrpcTransport,
   InMemoryClientMetrics,
   MeshpressClient,
@@ -12,6 +11,7 @@ import {
 } from '../../client/src/consumer/index.js';
 import { S3BlobStore } from '../../server/src/blob/s3-blob-store.js';
 import { SqliteConfigStore } from '../../server/src/store/sqlite/sqlite-config-store.js';
+import { CapturingLogger } from '../support/capturing-logger.js';
 import { type S3Service, startS3, uniqueBucketName } from '../support/services/index.js';
 import { http, startTestServer, type TestServer } from '../support/test-server.js';
 
@@ -81,13 +81,7 @@ async function putObject(regions: string[], key: string, data: Uint8Array): Prom
 }
 
 /** Lines the client logged, for asserting where bytes came from. */
-class CapturingLogger implements ClientLogger {
-  readonly lines: { level: string; obj: Record<string, unknown>; msg?: string | undefined }[] = [];
-  debug = (obj: object, msg?: string) => this.lines.push({ level: 'debug', obj: obj as never, msg });
-  info = (obj: object, msg?: string) => this.lines.push({ level: 'info', obj: obj as never, msg });
-  warn = (obj: object, msg?: string) => this.lines.push({ level: 'warn', obj: obj as never, msg });
-  error = (obj: object, msg?: string) => this.lines.push({ level: 'error', obj: obj as never, msg });
-
+class SourceLogger extends CapturingLogger {
   appliedFrom(topic: string, version: number): unknown {
     return this.lines.find(
       (l) => l.msg === 'version applied' && l.obj.topic === topic && l.obj.version === version,
@@ -100,9 +94,9 @@ const decodeText = (data: Uint8Array) => Buffer.from(data).toString('utf8');
 function client(
   transport: 'rest' | 'grpc',
   options: Partial<MeshpressClientOptions> = {},
-): { client: MeshpressClient; metrics: InMemoryClientMetrics; logger: CapturingLogger } {
+): { client: MeshpressClient; metrics: InMemoryClientMetrics; logger: SourceLogger } {
   const metrics = new InMemoryClientMetrics();
-  const logger = new CapturingLogger();
+  const logger = new SourceLogger();
   const created = new MeshpressClient({
     identity: { app: 'checkout', region: EU, node: `node-${clients.length}` },
     servers: transport === 'rest' ? server.httpUrl : server.grpcAddress,

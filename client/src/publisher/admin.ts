@@ -1,16 +1,15 @@
-import type { z } from 'zod';
 import { IntegrityError, InternalError } from '../core/errors.js';
 import type { PinEvent, PinRecord, ResolvedTarget, TopicRecord, VersionRecord } from '../core/model.js';
 import { renameIssuePaths } from '../core/rename-issue-paths.js';
 import { sha256Hex } from '../core/sha256.js';
 import { parseOrThrow } from '../core/validation.js';
 import {
+  fromPinEventView,
   fromPinView,
   fromPollUpdateView,
   fromTopicView,
   fromVersionView,
   type PollUpdate,
-  type pinEventView,
   pinView,
   topicView,
   versionView,
@@ -554,16 +553,6 @@ function envelopeExtras(opts: {
 function parsedByServer(contentType: string): boolean {
   const media = contentType.split(';')[0]!.trim().toLowerCase();
   return media === 'application/json' || media === 'text/plain';
-}
-
-function fromPinEventView(view: z.infer<typeof pinEventView>): PinEvent {
-  return {
-    scope: view.scope,
-    ...(view.version === undefined ? {} : { version: view.version }),
-    reason: view.reason,
-    author: view.author,
-    at: Date.parse(view.at),
-  };
 }
 
 /** Version numbers go into paths as they are; anything else is left for the server to reject by name. */

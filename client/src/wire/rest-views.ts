@@ -203,6 +203,16 @@ export function fromPinView(view: z.infer<typeof pinView>): PinRecord {
   };
 }
 
+export function fromPinEventView(view: z.infer<typeof pinEventView>): PinEvent {
+  return {
+    scope: view.scope,
+    ...(view.version === undefined ? {} : { version: view.version }),
+    reason: view.reason,
+    author: view.author,
+    at: ms(view.at),
+  };
+}
+
 export function fromPollUpdateView(view: z.infer<typeof pollUpdateView>): PollUpdate {
   return {
     topic: view.topic,

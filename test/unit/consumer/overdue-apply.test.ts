@@ -5,11 +5,11 @@ import { ManualClock, type VersionRecord } from '@meshpress/client';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DiskCache } from '../../../client/src/consumer/disk-cache.js';
 import {
-  type ClientLogger,
   InMemoryClientMetrics,
   MeshpressClient,
   type MeshpressClientOptions,
 } from '../../../client/src/consumer/index.js';
+import { CapturingLogger } from '../../support/capturing-logger.js';
 import { FakeTransport, IDENTITY, record, settle, text } from './support.js';
 
 const clients: { client: MeshpressClient; clock: ManualClock }[] = [];
@@ -27,13 +27,7 @@ afterEach(async () => {
   vi.restoreAllMocks();
 });
 
-class CapturingLogger implements ClientLogger {
-  readonly lines: { level: string; obj: Record<string, unknown>; msg?: string | undefined }[] = [];
-  debug = (obj: object, msg?: string) => this.lines.push({ level: 'debug', obj: obj as never, msg });
-  info = (obj: object, msg?: string) => this.lines.push({ level: 'info', obj: obj as never, msg });
-  warn = (obj: object, msg?: string) => this.lines.push({ level: 'warn', obj: obj as never, msg });
-  error = (obj: object, msg?: string) => this.lines.push({ level: 'error', obj: obj as never, msg });
-
+class OverdueLogger extends CapturingLogger {
   get overdue() {
     return this.lines.filter(
       (l) => l.level === 'warn' && l.msg?.startsWith('applying a poll answer is overdue'),
@@ -45,7 +39,7 @@ function setup(options: Partial<MeshpressClientOptions> = {}) {
   const clock = new ManualClock();
   const transport = new FakeTransport();
   const metrics = new InMemoryClientMetrics();
-  const logger = new CapturingLogger();
+  const logger = new OverdueLogger();
   const client = new MeshpressClient({
     identity: IDENTITY,
     transport,

@@ -217,8 +217,9 @@ export class SqliteConfigStore implements ConfigStore {
   async setPin(topic: string, pin: PinRecord): Promise<PinRecord> {
     return this.#write((s) => {
       if (s.topicExists.get(topic) === undefined) throw new TopicNotFoundError(topic);
-      const inPlace = s.pinOfScope.get(topic, pin.scope);
-      if (inPlace && samePin(pinFromRow(inPlace), pin)) return pinFromRow(inPlace);
+      const row = s.pinOfScope.get(topic, pin.scope);
+      const inPlace = row && pinFromRow(row);
+      if (inPlace && samePin(inPlace, pin)) return inPlace;
       const stored = { ...pin, setAt: pinChangeTime(pin.setAt, s.pinLastChangeAt.get(topic)?.at) };
       s.pinUpsert.run({
         topic,
